@@ -1,0 +1,361 @@
+//! [`McpAuth`]: the one configuration that builds every layer.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::layer::util::Stack;
+use tower::{Layer, Service};
+
+use crate::bearer::{BearerAuth, BearerAuthLayer, Config};
+use crate::body::{FullBody, ResponseBody};
+use crate::challenge::is_scope_char;
+use crate::error::ConfigError;
+use crate::keys::{Algorithm, KeySource};
+use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata};
+use crate::url;
+use crate::validate::{Validator, ValidatorBuilder};
+
+/// A protected MCP resource: its identifier, the authorization servers it trusts, the scopes
+/// it needs, and how tokens are validated. Build one with [`McpAuth::builder`], then wrap your
+/// service with [`layer`](Self::layer). Cheap to clone.
+///
+/// See the [crate docs](crate) for a complete server.
+#[derive(Debug, Clone)]
+pub struct McpAuth {
+    config: Arc<Config>,
+    metadata: Arc<MetadataDocument>,
+    metadata_path: Arc<str>,
+    document: Arc<ProtectedResourceMetadata>,
+}
+
+/// Builds an [`McpAuth`]. Setters document their defaults; the defaults are the secure choice.
+/// Building does no I/O.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct McpAuthBuilder {
+    resource: String,
+    validator: ValidatorBuilder,
+    issuers: Vec<String>,
+    required_scopes: Vec<String>,
+    scopes_supported: Option<Vec<String>>,
+    resource_name: Option<String>,
+    resource_documentation: Option<String>,
+    strip_authorization: bool,
+    error_on_missing_token: bool,
+    allow_http_loopback: bool,
+}
+
+impl McpAuth {
+    /// Starts the configuration of the resource `resource`: the canonical URI of the MCP
+    /// endpoint, such as `https://mcp.example.com/mcp`. It is published verbatim as the
+    /// metadata `resource`, it is the `aud` tokens must carry, and the metadata URL is derived
+    /// from it ([`metadata::well_known_url`]).
+    pub fn builder(resource: impl Into<String>) -> McpAuthBuilder {
+        let resource = resource.into();
+        McpAuthBuilder {
+            validator: Validator::builder(resource.clone()),
+            resource,
+            issuers: Vec::new(),
+            required_scopes: Vec::new(),
+            scopes_supported: None,
+            resource_name: None,
+            resource_documentation: None,
+            strip_authorization: true,
+            error_on_missing_token: false,
+            allow_http_loopback: false,
+        }
+    }
+
+    /// The whole stack, outermost first: the metadata route, then bearer authentication.
+    ///
+    /// Apply it to the outermost router, so that it sees full request paths: it answers the
+    /// metadata URL itself and protects every other path beneath it.
+    pub fn layer(&self) -> McpAuthLayer {
+        McpAuthLayer {
+            inner: Stack::new(self.bearer_layer(), self.metadata_layer()),
+        }
+    }
+
+    /// Only the metadata route: answers the well-known metadata path and passes everything
+    /// else through.
+    pub fn metadata_layer(&self) -> MetadataLayer {
+        MetadataLayer {
+            document: Arc::clone(&self.metadata),
+            path: Arc::clone(&self.metadata_path),
+        }
+    }
+
+    /// Only bearer authentication.
+    pub fn bearer_layer(&self) -> BearerAuthLayer {
+        BearerAuthLayer::new(Arc::clone(&self.config))
+    }
+
+    /// The token validator, for use outside a layer.
+    pub fn validator(&self) -> &Validator {
+        &self.config.validator
+    }
+
+    /// The metadata document served.
+    pub fn metadata(&self) -> &ProtectedResourceMetadata {
+        &self.document
+    }
+
+    /// The URL of the metadata document, as sent in `resource_metadata`.
+    pub fn metadata_url(&self) -> &str {
+        &self.config.resource_metadata_url
+    }
+}
+
+impl McpAuthBuilder {
+    /// Trusts tokens issued by `issuer` (matched byte for byte against `iss`), verified with
+    /// `keys` and no others. Listed in the metadata's `authorization_servers`, in the order
+    /// added: add the primary authorization server first. At least one is required.
+    pub fn issuer(mut self, issuer: impl Into<String>, keys: impl KeySource) -> Self {
+        let issuer = issuer.into();
+        self.issuers.push(issuer.clone());
+        self.validator = self.validator.issuer(issuer, keys);
+        self
+    }
+
+    /// Requires `scope` on every request (403 `insufficient_scope` otherwise). Accumulates;
+    /// defaults to none.
+    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
+        self.required_scopes.push(scope.into());
+        self
+    }
+
+    /// The metadata's `scopes_supported`. Defaults to the required scopes. Per the MCP
+    /// specification keep it minimal and leave out `offline_access`.
+    pub fn scopes_supported<I>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.scopes_supported = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The metadata's `resource_name`. Defaults to none.
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.resource_name = Some(name.into());
+        self
+    }
+
+    /// The metadata's `resource_documentation` URL. Defaults to none.
+    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
+        self.resource_documentation = Some(url.into());
+        self
+    }
+
+    /// Also accepts tokens whose `aud` holds `audience`. Accumulates; defaults to none.
+    pub fn add_audience(mut self, audience: impl Into<String>) -> Self {
+        self.validator = self.validator.add_audience(audience);
+        self
+    }
+
+    /// The signature algorithm allow-list. Defaults to every asymmetric algorithm; HMAC needs
+    /// listing here and a [`StaticKeys::hmac`](crate::keys::StaticKeys::hmac) key.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.validator = self.validator.algorithms(algorithms);
+        self
+    }
+
+    /// Clock leeway for `exp`, `nbf` and `iat`, in seconds. Defaults to 60; at most 300.
+    pub fn leeway(mut self, secs: u64) -> Self {
+        self.validator = self.validator.leeway(secs);
+        self
+    }
+
+    /// Accepts only `typ: at+jwt` tokens ([RFC 9068]). Defaults to off.
+    ///
+    /// [RFC 9068]: https://www.rfc-editor.org/rfc/rfc9068#section-2.1
+    pub fn require_at_jwt(mut self, strict: bool) -> Self {
+        self.validator = self.validator.require_at_jwt(strict);
+        self
+    }
+
+    /// The longest token accepted, in bytes. Defaults to 16 KiB.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.validator = self.validator.max_token_bytes(bytes);
+        self
+    }
+
+    /// The claims scopes are read from. Defaults to `scope` and `scp`.
+    pub fn scope_claims<I>(mut self, claims: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.validator = self.validator.scope_claims(claims);
+        self
+    }
+
+    /// Whether the inner service still sees the `Authorization` header. Defaults to `false`:
+    /// the header is removed, so tool code cannot pass the client's token on (the MCP
+    /// specification forbids token passthrough). Tool code gets a
+    /// [`VerifiedToken`](crate::VerifiedToken) instead.
+    pub fn keep_authorization_header(mut self, keep: bool) -> Self {
+        self.strip_authorization = !keep;
+        self
+    }
+
+    /// Adds `error="invalid_token"` to the challenge of requests that carry no token, as the
+    /// official TypeScript and Python SDK servers do. Defaults to `false`, following RFC 6750
+    /// §3.1; clients find the metadata either way.
+    pub fn error_on_missing_token(mut self, enable: bool) -> Self {
+        self.error_on_missing_token = enable;
+        self
+    }
+
+    /// Allows `http` URLs on loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`) for the
+    /// resource and the issuers, for development and tests. Defaults to `false`: everything
+    /// else must be `https`.
+    pub fn allow_http_loopback(mut self, allow: bool) -> Self {
+        self.allow_http_loopback = allow;
+        self.validator = self.validator.allow_http_loopback(allow);
+        self
+    }
+
+    /// Checks the configuration and builds the layers. No I/O happens here.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for the first problem found: an invalid resource or issuer URL, no
+    /// issuer, an invalid scope, a leeway over 300 seconds, an empty algorithm list.
+    pub fn build(self) -> Result<McpAuth, ConfigError> {
+        let parts = url::split(&self.resource).map_err(|reason| ConfigError::InvalidResource {
+            resource: self.resource.clone(),
+            reason,
+        })?;
+        url::check_secure(&parts, self.allow_http_loopback).map_err(|reason| {
+            ConfigError::InvalidResource {
+                resource: self.resource.clone(),
+                reason,
+            }
+        })?;
+        let scopes_supported = self
+            .scopes_supported
+            .unwrap_or_else(|| self.required_scopes.clone());
+        for scope in self.required_scopes.iter().chain(&scopes_supported) {
+            if scope.is_empty() || !scope.chars().all(is_scope_char) {
+                return Err(ConfigError::InvalidScope {
+                    scope: scope.clone(),
+                });
+            }
+        }
+        let validator = self.validator.build()?;
+
+        // `url::split` accepted the resource above, so these cannot fail.
+        let invalid = |_| ConfigError::InvalidResource {
+            resource: self.resource.clone(),
+            reason: "is not an absolute url",
+        };
+        let metadata_url = metadata::well_known_url(&self.resource).map_err(invalid)?;
+        let metadata_path = metadata::well_known_path(&self.resource).map_err(invalid)?;
+
+        let mut document = ProtectedResourceMetadata::new(self.resource);
+        document.authorization_servers = self.issuers;
+        document.scopes_supported = scopes_supported;
+        document.bearer_methods_supported = vec!["header".to_owned()];
+        document.resource_name = self.resource_name;
+        document.resource_documentation = self.resource_documentation;
+
+        Ok(McpAuth {
+            config: Arc::new(Config {
+                validator,
+                required_scopes: self.required_scopes,
+                resource_metadata_url: metadata_url,
+                strip_authorization: self.strip_authorization,
+                error_on_missing_token: self.error_on_missing_token,
+            }),
+            metadata: Arc::new(MetadataDocument::new(&document)),
+            metadata_path: metadata_path.into(),
+            document: Arc::new(document),
+        })
+    }
+}
+
+/// The layer returned by [`McpAuth::layer`]: the metadata route around bearer
+/// authentication.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct McpAuthLayer {
+    inner: Stack<BearerAuthLayer, MetadataLayer>,
+}
+
+impl<S> Layer<S> for McpAuthLayer {
+    type Service = ServeMetadata<BearerAuth<S>>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        self.inner.layer(inner)
+    }
+}
+
+/// Serves the metadata document at its well-known path; made by
+/// [`McpAuth::metadata_layer`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MetadataLayer {
+    document: Arc<MetadataDocument>,
+    path: Arc<str>,
+}
+
+impl<S> Layer<S> for MetadataLayer {
+    type Service = ServeMetadata<S>;
+
+    fn layer(&self, inner: S) -> ServeMetadata<S> {
+        ServeMetadata {
+            inner,
+            document: Arc::clone(&self.document),
+            path: Arc::clone(&self.path),
+        }
+    }
+}
+
+/// Middleware answering the metadata path itself, whatever the request carries (no auth, no
+/// version check), and passing every other request on.
+#[derive(Debug, Clone)]
+pub struct ServeMetadata<S> {
+    inner: S,
+    document: Arc<MetadataDocument>,
+    path: Arc<str>,
+}
+
+impl<S> ServeMetadata<S> {
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ServeMetadata<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = crate::future::EitherResponse<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if request.uri().path() == &*self.path {
+            let response: Response<FullBody> = self.document.respond(&request);
+            crate::future::EitherResponse::ready(response)
+        } else {
+            crate::future::EitherResponse::inner(self.inner.call(request))
+        }
+    }
+}

@@ -1,0 +1,198 @@
+use std::mem;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+use super::extract::{Credentials, extract};
+use super::future::ResponseFuture;
+use super::{AuthError, AuthErrorKind};
+use crate::body::{FullBody, ResponseBody, json_response};
+use crate::challenge::{Challenge, ErrorCode};
+use crate::keys::KeySource;
+use crate::token::VerifiedToken;
+use crate::validate::Validator;
+
+/// What the bearer layer needs; built by [`McpAuthBuilder::build`](crate::McpAuthBuilder::build).
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) validator: Validator,
+    pub(crate) required_scopes: Vec<String>,
+    pub(crate) resource_metadata_url: String,
+    pub(crate) strip_authorization: bool,
+    pub(crate) error_on_missing_token: bool,
+}
+
+/// A refused request, and the key source whose refresh might change the answer.
+pub(crate) struct Denied<'a> {
+    pub(crate) error: AuthError,
+    pub(crate) refresh: Option<&'a Arc<dyn KeySource>>,
+}
+
+impl Config {
+    /// Extracts and validates the token and checks the endpoint scope.
+    pub(crate) fn authorize<B>(&self, request: &Request<B>) -> Result<VerifiedToken, Denied<'_>> {
+        let denied = |error: AuthError| Denied {
+            error,
+            refresh: None,
+        };
+        let token = match extract(request.headers(), request.uri()) {
+            Ok(Credentials::Bearer(token)) => token,
+            Ok(Credentials::None) => return Err(denied(AuthError::missing())),
+            Err(err) => return Err(denied(err.into())),
+        };
+        let verified = self
+            .validator
+            .validate(token, unix_now())
+            .map_err(|err| Denied {
+                refresh: self.validator.refresh_source(&err),
+                error: err.into(),
+            })?;
+        if self.required_scopes.iter().all(|s| verified.has_scope(s)) {
+            Ok(verified)
+        } else {
+            Err(denied(AuthError::insufficient_scope()))
+        }
+    }
+
+    /// Hands the verified token to the inner service and, unless configured otherwise, takes
+    /// the raw token away from it.
+    pub(crate) fn admit<B>(&self, request: &mut Request<B>, token: VerifiedToken) {
+        if self.strip_authorization {
+            request.headers_mut().remove(header::AUTHORIZATION);
+        }
+        request.extensions_mut().insert(token);
+    }
+
+    pub(crate) fn reject(&self, error: AuthError) -> Response<FullBody> {
+        tracing::debug!(target: crate::TRACE_TARGET, %error, reason = error.description(), "request rejected");
+        let (code, body_error) = match error.kind() {
+            AuthErrorKind::MissingCredentials => (
+                self.error_on_missing_token.then_some(ErrorCode::InvalidToken),
+                "invalid_token",
+            ),
+            AuthErrorKind::InvalidRequest => (Some(ErrorCode::InvalidRequest), "invalid_request"),
+            AuthErrorKind::InvalidToken => (Some(ErrorCode::InvalidToken), "invalid_token"),
+            AuthErrorKind::InsufficientScope => {
+                (Some(ErrorCode::InsufficientScope), "insufficient_scope")
+            }
+            AuthErrorKind::Unavailable => (None, "temporarily_unavailable"),
+        };
+        let mut response = json_response(error.status(), body_error, error.description());
+        if error.kind() == AuthErrorKind::Unavailable {
+            let secs = error.retry_after_secs().unwrap_or(5);
+            if let Ok(value) = HeaderValue::try_from(secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        } else {
+            let mut challenge = Challenge::bearer();
+            if let Some(code) = code {
+                challenge = challenge
+                    .error(code)
+                    .error_description(error.description());
+            }
+            let challenge = challenge
+                .scope(&self.required_scopes)
+                .resource_metadata(&self.resource_metadata_url);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
+        }
+        response.extensions_mut().insert(error);
+        response
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Applies [`BearerAuth`]; made by [`McpAuth::bearer_layer`](crate::McpAuth::bearer_layer).
+/// See the [module docs](super).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct BearerAuthLayer {
+    config: Arc<Config>,
+}
+
+impl BearerAuthLayer {
+    pub(crate) fn new(config: Arc<Config>) -> Self {
+        BearerAuthLayer { config }
+    }
+}
+
+impl<S> Layer<S> for BearerAuthLayer {
+    type Service = BearerAuth<S>;
+
+    fn layer(&self, inner: S) -> BearerAuth<S> {
+        BearerAuth {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Middleware that lets only requests with a valid bearer token through. See the
+/// [module docs](super).
+#[derive(Debug, Clone)]
+pub struct BearerAuth<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> BearerAuth<S> {
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        match self.config.authorize(&request) {
+            Ok(token) => {
+                self.config.admit(&mut request, token);
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            Err(Denied {
+                refresh: Some(source),
+                ..
+            }) => {
+                // The token names a key its issuer's source does not have yet: refresh once,
+                // then decide again. The ready service goes into the future; a fresh clone
+                // stays here and is driven to readiness by the next `poll_ready`.
+                let refresh = source.refresh();
+                let clone = self.inner.clone();
+                let ready = mem::replace(&mut self.inner, clone);
+                ResponseFuture::refreshing(refresh, ready, request, Arc::clone(&self.config))
+            }
+            Err(Denied { error, .. }) => ResponseFuture::rejected(self.config.reject(error)),
+        }
+    }
+}

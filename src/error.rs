@@ -1,0 +1,86 @@
+//! Build-time configuration errors.
+
+use crate::keys::{Algorithm, KeyDocumentError};
+
+/// Why a configuration was refused when it was built.
+///
+/// Every problem is found by [`McpAuthBuilder::build`](crate::McpAuthBuilder::build) or by a
+/// key source constructor, never on the request path. Variants carry the offending input, never
+/// secret material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The resource identifier is not an absolute `https` URL without a fragment (or an `http`
+    /// loopback URL with [`allow_http_loopback`](crate::McpAuthBuilder::allow_http_loopback)).
+    #[error("invalid resource identifier `{resource}`: {reason}")]
+    InvalidResource {
+        /// The configured value.
+        resource: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An issuer identifier is not an absolute `https` URL without query or fragment (or an
+    /// `http` loopback URL with `allow_http_loopback`).
+    #[error("invalid issuer `{issuer}`: {reason}")]
+    InvalidIssuer {
+        /// The configured value.
+        issuer: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No authorization server was configured.
+    #[error("no authorization server configured")]
+    NoIssuer,
+    /// The same issuer was configured twice.
+    #[error("issuer `{issuer}` is configured more than once")]
+    DuplicateIssuer {
+        /// The repeated issuer.
+        issuer: String,
+    },
+    /// A scope is empty or holds characters RFC 6749 §3.3 does not allow (space, `"`, `\`,
+    /// controls, non-ASCII).
+    #[error("invalid scope `{scope}`")]
+    InvalidScope {
+        /// The configured value.
+        scope: String,
+    },
+    /// An audience alias is empty.
+    #[error("invalid audience alias `{audience}`")]
+    InvalidAudience {
+        /// The configured value.
+        audience: String,
+    },
+    /// The leeway exceeds the 300 second cap.
+    #[error("leeway of {secs} seconds exceeds the 300 second cap")]
+    LeewayTooLarge {
+        /// The configured leeway.
+        secs: u64,
+    },
+    /// The algorithm allow-list is empty.
+    #[error("the algorithm allow-list is empty")]
+    NoAlgorithms,
+    /// The maximum token length is zero.
+    #[error("the maximum token length must be at least 1 byte")]
+    InvalidMaxTokenLength,
+    /// A key document or PEM text could not be used.
+    #[error("unusable key material: {0}")]
+    Keys(#[from] KeyDocumentError),
+    /// A key document parsed, but none of its keys can verify signatures.
+    #[error("no usable verification key ({skipped} skipped)")]
+    NoUsableKeys {
+        /// How many keys were skipped.
+        skipped: usize,
+    },
+    /// A key is too weak: a short RSA modulus or HMAC secret.
+    #[error("weak key: {reason}")]
+    WeakKey {
+        /// What is too weak, without key material.
+        reason: String,
+    },
+    /// [`StaticKeys::hmac`](crate::keys::StaticKeys::hmac) was given a non-HMAC algorithm.
+    #[error("{algorithm} is not an hmac algorithm")]
+    NotHmac {
+        /// The algorithm given.
+        algorithm: Algorithm,
+    },
+}

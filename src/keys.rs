@@ -1,0 +1,849 @@
+//! Signing keys: the [`KeySource`] trait, the parsed [`KeySet`] it hands out, and
+//! [`StaticKeys`], a source for keys known at build time.
+//!
+//! Keys are parsed into verification-ready form once, when a key set is built, and never per
+//! request. Each key is usable only with the algorithms its type allows (`kty`/`crv`), narrowed
+//! further by its JWK `alg` when present. Keys the crate cannot use are skipped, not fatal: keys
+//! published for encryption (`use: enc`, or `key_ops` without `verify`), RSA keys under 2048
+//! bits, other curves, symmetric (`oct`) keys inside a JWKS document, and malformed entries.
+//! HMAC keys exist only when configured explicitly with [`StaticKeys::hmac`].
+//!
+//! ```
+//! use mcp_server_auth::keys::{Algorithm, KeySource, StaticKeys};
+//!
+//! let jwks = r#"{"keys":[
+//!   {"kty":"EC","crv":"P-256","kid":"k1","use":"sig",
+//!    "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"},
+//!   {"kty":"EC","crv":"P-256","kid":"enc","use":"enc",
+//!    "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}
+//! ]}"#;
+//! let keys = StaticKeys::from_jwks(jwks)?;
+//! let set = keys.current()?;
+//! assert_eq!(set.len(), 1); // the encryption key was skipped
+//! assert_eq!(set.skipped().len(), 1);
+//! assert!(set.iter().next().unwrap().supports(Algorithm::ES256));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
+
+use crate::error::ConfigError;
+
+/// The largest JWKS document a key source will parse, in bytes.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// The most keys a key set may hold; a document with more is rejected.
+pub const MAX_KEYS: usize = 100;
+/// The smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// A JWS signature algorithm this crate can verify.
+///
+/// The algorithm a token is checked with always comes from the configured allow-list and the
+/// key's own type, never from the token alone ([RFC 8725 §3.1]). `none` does not exist here.
+///
+/// [RFC 8725 §3.1]: https://www.rfc-editor.org/rfc/rfc8725#section-3.1
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// HMAC with SHA-256.
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// EdDSA on Ed25519.
+    EdDSA,
+}
+
+impl Algorithm {
+    /// Every algorithm, in a stable order.
+    pub const ALL: [Algorithm; 12] = [
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    /// The asymmetric algorithms: the default allow-list.
+    pub const ASYMMETRIC: [Algorithm; 9] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    /// The JOSE name (`"RS256"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Looks up a JOSE algorithm name. Names are case-sensitive (RFC 7515 §4.1.1), so `"none"`,
+    /// `"None"` and `"rs256"` all return `None`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|alg| alg.as_str() == name)
+    }
+
+    /// Whether this is an HMAC algorithm.
+    pub const fn is_hmac(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+
+    fn rsa_params(self) -> Option<&'static signature::RsaParameters> {
+        Some(match self {
+            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+            _ => return None,
+        })
+    }
+
+    fn hmac_params(self) -> Option<hmac::Algorithm> {
+        Some(match self {
+            Algorithm::HS256 => hmac::HMAC_SHA256,
+            Algorithm::HS384 => hmac::HMAC_SHA384,
+            Algorithm::HS512 => hmac::HMAC_SHA512,
+            _ => return None,
+        })
+    }
+
+    fn from_jwk_alg(alg: &KeyAlgorithm) -> Option<Self> {
+        Some(match alg {
+            KeyAlgorithm::HS256 => Algorithm::HS256,
+            KeyAlgorithm::HS384 => Algorithm::HS384,
+            KeyAlgorithm::HS512 => Algorithm::HS512,
+            KeyAlgorithm::RS256 => Algorithm::RS256,
+            KeyAlgorithm::RS384 => Algorithm::RS384,
+            KeyAlgorithm::RS512 => Algorithm::RS512,
+            KeyAlgorithm::PS256 => Algorithm::PS256,
+            KeyAlgorithm::PS384 => Algorithm::PS384,
+            KeyAlgorithm::PS512 => Algorithm::PS512,
+            KeyAlgorithm::ES256 => Algorithm::ES256,
+            KeyAlgorithm::ES384 => Algorithm::ES384,
+            KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of key material a [`VerifyingKey`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyType {
+    /// An RSA public key of at least 2048 bits.
+    Rsa,
+    /// An EC public key on P-256.
+    EcP256,
+    /// An EC public key on P-384.
+    EcP384,
+    /// An Ed25519 public key.
+    Ed25519,
+    /// A shared HMAC secret.
+    Hmac,
+}
+
+#[derive(Clone)]
+enum Verifier {
+    Public(ParsedPublicKey),
+    Hmac(hmac::Key),
+}
+
+/// One key, parsed and ready to verify signatures.
+///
+/// Its `Debug` output names the key id, type and algorithms, never key material.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    kid: Option<String>,
+    kind: KeyType,
+    /// One verifier per algorithm the key may be used with.
+    verifiers: Vec<(Algorithm, Verifier)>,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("kind", &self.kind)
+            .field("algorithms", &self.algorithms().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyingKey {
+    /// The key id (`kid`), if the key has one.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The kind of key material.
+    pub fn key_type(&self) -> KeyType {
+        self.kind
+    }
+
+    /// The algorithms this key may verify.
+    pub fn algorithms(&self) -> impl Iterator<Item = Algorithm> + '_ {
+        self.verifiers.iter().map(|(alg, _)| *alg)
+    }
+
+    /// Whether this key may verify signatures made with `alg`.
+    pub fn supports(&self, alg: Algorithm) -> bool {
+        self.verifiers.iter().any(|(a, _)| *a == alg)
+    }
+
+    /// Verifies `signature` over `message` with `alg`. Returns `false` for a wrong signature
+    /// and for an algorithm the key does not support.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        let Some((_, verifier)) = self.verifiers.iter().find(|(a, _)| *a == alg) else {
+            return false;
+        };
+        match verifier {
+            Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
+            Verifier::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
+        }
+    }
+
+    fn with_kid(mut self, kid: Option<String>) -> Self {
+        self.kid = kid;
+        self
+    }
+
+    /// Keeps only `alg`, if the key type allows it.
+    fn restrict_to(mut self, alg: Algorithm) -> Result<Self, SkipReason> {
+        self.verifiers.retain(|(a, _)| *a == alg);
+        if self.verifiers.is_empty() {
+            Err(SkipReason::AlgorithmMismatch)
+        } else {
+            Ok(self)
+        }
+    }
+
+    fn rsa(n: &[u8], e: &[u8]) -> Result<Self, SkipReason> {
+        let n = strip_leading_zeros(n);
+        let bits = bit_length(n);
+        if bits < MIN_RSA_BITS {
+            return Err(SkipReason::WeakRsaKey { bits });
+        }
+        let components = RsaPublicKeyComponents { n, e };
+        let mut verifiers = Vec::with_capacity(6);
+        for alg in Algorithm::ALL {
+            if let Some(params) = alg.rsa_params() {
+                let parsed = components
+                    .to_parsed_public_key(params)
+                    .map_err(|_| SkipReason::Malformed)?;
+                verifiers.push((alg, Verifier::Public(parsed)));
+            }
+        }
+        Ok(VerifyingKey {
+            kid: None,
+            kind: KeyType::Rsa,
+            verifiers,
+        })
+    }
+
+    /// An EC or Ed25519 key from bytes aws-lc accepts (a SEC1 point, a raw Ed25519 key or a
+    /// SubjectPublicKeyInfo).
+    fn single(kind: KeyType, bytes: &[u8]) -> Result<Self, SkipReason> {
+        let (alg, verification): (Algorithm, &'static dyn signature::VerificationAlgorithm) =
+            match kind {
+                KeyType::EcP256 => (Algorithm::ES256, &signature::ECDSA_P256_SHA256_FIXED),
+                KeyType::EcP384 => (Algorithm::ES384, &signature::ECDSA_P384_SHA384_FIXED),
+                KeyType::Ed25519 => (Algorithm::EdDSA, &signature::ED25519),
+                KeyType::Rsa | KeyType::Hmac => return Err(SkipReason::UnsupportedKeyType),
+            };
+        let parsed = ParsedPublicKey::new(verification, bytes).map_err(|_| SkipReason::Malformed)?;
+        Ok(VerifyingKey {
+            kid: None,
+            kind,
+            verifiers: vec![(alg, Verifier::Public(parsed))],
+        })
+    }
+
+    fn from_jwk(jwk: &Jwk) -> Result<Self, SkipReason> {
+        match &jwk.common.public_key_use {
+            None | Some(PublicKeyUse::Signature) => {}
+            Some(_) => return Err(SkipReason::NotForSignatures),
+        }
+        if let Some(ops) = &jwk.common.key_operations {
+            if !ops.iter().any(|op| matches!(op, KeyOperations::Verify)) {
+                return Err(SkipReason::NotForSignatures);
+            }
+        }
+        let pinned = match &jwk.common.key_algorithm {
+            None => None,
+            Some(alg) => Some(Algorithm::from_jwk_alg(alg).ok_or(SkipReason::AlgorithmMismatch)?),
+        };
+        let key = match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => VerifyingKey::rsa(&b64url(&rsa.n)?, &b64url(&rsa.e)?)?,
+            AlgorithmParameters::EllipticCurve(ec) => {
+                let (kind, len) = match ec.curve {
+                    EllipticCurve::P256 => (KeyType::EcP256, 32),
+                    EllipticCurve::P384 => (KeyType::EcP384, 48),
+                    _ => return Err(SkipReason::UnsupportedKeyType),
+                };
+                let (x, y) = (b64url(&ec.x)?, b64url(&ec.y)?);
+                if x.len() != len || y.len() != len {
+                    return Err(SkipReason::Malformed);
+                }
+                let mut point = Vec::with_capacity(1 + 2 * len);
+                point.push(0x04);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                VerifyingKey::single(kind, &point)?
+            }
+            AlgorithmParameters::OctetKeyPair(okp) => match okp.curve {
+                EllipticCurve::Ed25519 => {
+                    let x = b64url(&okp.x)?;
+                    if x.len() != 32 {
+                        return Err(SkipReason::Malformed);
+                    }
+                    VerifyingKey::single(KeyType::Ed25519, &x)?
+                }
+                _ => return Err(SkipReason::UnsupportedKeyType),
+            },
+            // Shared secrets never come from a key document (RFC 8725 §3.2; DESIGN: HMAC only
+            // with an explicitly configured secret).
+            AlgorithmParameters::OctetKey(_) => return Err(SkipReason::SymmetricInDocument),
+            _ => return Err(SkipReason::UnsupportedKeyType),
+        };
+        let key = key.with_kid(jwk.common.key_id.clone());
+        match pinned {
+            Some(alg) => key.restrict_to(alg),
+            None => Ok(key),
+        }
+    }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    bytes.get(first..).unwrap_or_default()
+}
+
+fn bit_length(big_endian: &[u8]) -> usize {
+    match big_endian.first() {
+        None => 0,
+        Some(first) => big_endian.len() * 8 - first.leading_zeros() as usize,
+    }
+}
+
+fn b64url(value: &str) -> Result<Vec<u8>, SkipReason> {
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .map_err(|_| SkipReason::Malformed)
+}
+
+/// Why a key in a key document was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The key is published for encryption (`use` other than `sig`, or `key_ops` without
+    /// `verify`).
+    NotForSignatures,
+    /// The key type or curve is not one this crate verifies with.
+    UnsupportedKeyType,
+    /// The JWK `alg` names an algorithm this crate does not verify, or one its type cannot do.
+    AlgorithmMismatch,
+    /// An RSA key shorter than 2048 bits.
+    WeakRsaKey {
+        /// The modulus length.
+        bits: usize,
+    },
+    /// A symmetric (`oct`) key inside a key document; shared secrets must be configured
+    /// explicitly.
+    SymmetricInDocument,
+    /// The key's parameters do not decode or do not form a valid key.
+    Malformed,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NotForSignatures => f.write_str("key is not for signature verification"),
+            SkipReason::UnsupportedKeyType => f.write_str("unsupported key type or curve"),
+            SkipReason::AlgorithmMismatch => f.write_str("unsupported or mismatched key algorithm"),
+            SkipReason::WeakRsaKey { bits } => {
+                write!(f, "rsa key of {bits} bits is under {MIN_RSA_BITS}")
+            }
+            SkipReason::SymmetricInDocument => f.write_str("symmetric key in a key document"),
+            SkipReason::Malformed => f.write_str("malformed key parameters"),
+        }
+    }
+}
+
+/// A key that was left out of a [`KeySet`], and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedKey {
+    /// The key's `kid`, when it had a string one.
+    pub kid: Option<String>,
+    /// Why it was skipped.
+    pub reason: SkipReason,
+}
+
+/// Why a key document could not be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyDocumentError {
+    /// The document is larger than [`MAX_JWKS_BYTES`].
+    #[error("key document is larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    /// The document is not a JSON object with a `keys` array.
+    #[error("key document is not a json object with a `keys` array")]
+    NotAKeySet,
+    /// The document holds more than [`MAX_KEYS`] keys.
+    #[error("key document holds more than {MAX_KEYS} keys")]
+    TooManyKeys,
+    /// The PEM text could not be decoded.
+    #[error("pem text does not hold a public key this crate supports")]
+    InvalidPem,
+}
+
+/// An immutable set of parsed keys, shared cheaply behind an `Arc`.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    keys: Vec<VerifyingKey>,
+    skipped: Vec<SkippedKey>,
+}
+
+impl KeySet {
+    /// Parses a JWKS document ([RFC 7517 §5]). Unusable keys are skipped and listed in
+    /// [`skipped`](Self::skipped); each skip is also logged at `warn`.
+    ///
+    /// # Errors
+    /// When the document is too large, not a key set, or has too many keys.
+    ///
+    /// [RFC 7517 §5]: https://www.rfc-editor.org/rfc/rfc7517#section-5
+    pub fn from_jwks(document: &[u8]) -> Result<Self, KeyDocumentError> {
+        #[derive(serde::Deserialize)]
+        struct Document {
+            keys: Vec<serde_json::Value>,
+        }
+        if document.len() > MAX_JWKS_BYTES {
+            return Err(KeyDocumentError::TooLarge);
+        }
+        let doc: Document =
+            serde_json::from_slice(document).map_err(|_| KeyDocumentError::NotAKeySet)?;
+        if doc.keys.len() > MAX_KEYS {
+            return Err(KeyDocumentError::TooManyKeys);
+        }
+        let mut set = KeySet::default();
+        for value in doc.keys {
+            let kid = value
+                .get("kid")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            let parsed = serde_json::from_value::<Jwk>(value)
+                .map_err(|_| SkipReason::Malformed)
+                .and_then(|jwk| VerifyingKey::from_jwk(&jwk));
+            match parsed {
+                Ok(key) => set.keys.push(key),
+                Err(reason) => {
+                    tracing::warn!(target: crate::TRACE_TARGET, kid = ?kid, %reason, "skipping key");
+                    set.skipped.push(SkippedKey { kid, reason });
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// Builds a set from keys already parsed.
+    pub fn from_keys(keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
+        KeySet {
+            keys: keys.into_iter().collect(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The usable keys.
+    pub fn iter(&self) -> impl Iterator<Item = &VerifyingKey> {
+        self.keys.iter()
+    }
+
+    /// How many usable keys the set holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set holds no usable key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Keys from the source document that were left out, and why.
+    pub fn skipped(&self) -> &[SkippedKey] {
+        &self.skipped
+    }
+
+    /// Whether any key carries this `kid`.
+    pub fn contains_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid() == Some(kid))
+    }
+
+    /// The keys that may verify a token with this header: the key named by `kid` when there is
+    /// one, otherwise every key supporting `alg`.
+    pub fn candidates<'a>(
+        &'a self,
+        kid: Option<&'a str>,
+        alg: Algorithm,
+    ) -> impl Iterator<Item = &'a VerifyingKey> + 'a {
+        self.keys
+            .iter()
+            .filter(move |k| k.supports(alg) && (kid.is_none() || k.kid() == kid))
+    }
+}
+
+/// The keys of one issuer are unavailable: never loaded, or too stale to trust.
+///
+/// Requests meet this as `503 Service Unavailable` with `Retry-After`, never as a token
+/// rejection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signing keys are unavailable")]
+pub struct KeysUnavailable {
+    retry_after_secs: u64,
+}
+
+impl KeysUnavailable {
+    /// Keys are unavailable; clients should retry after this many seconds.
+    pub fn new(retry_after_secs: u64) -> Self {
+        KeysUnavailable { retry_after_secs }
+    }
+
+    /// Seconds after which a retry may succeed.
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after_secs
+    }
+}
+
+/// A boxed future returned by [`KeySource::refresh`].
+pub type RefreshFuture =
+    Pin<Box<dyn Future<Output = Result<Arc<KeySet>, KeysUnavailable>> + Send + 'static>>;
+
+/// Where an issuer's verification keys come from.
+///
+/// Validation asks [`current`](Self::current) on every request, so it must be cheap and must
+/// never block on I/O. When a token names a `kid` the current set lacks, the layer calls
+/// [`refresh`](Self::refresh) once and retries; a remote source may fetch there (rate-limited
+/// and single-flight), a static one simply answers again.
+pub trait KeySource: fmt::Debug + Send + Sync + 'static {
+    /// The keys to verify with right now.
+    ///
+    /// # Errors
+    /// [`KeysUnavailable`] when no trustworthy key set is at hand.
+    fn current(&self) -> Result<Arc<KeySet>, KeysUnavailable>;
+
+    /// Called when a token names a key id the current set lacks. A remote source refetches
+    /// here, single-flight and rate-limited, so that a flood of random key ids costs the
+    /// identity provider a bounded number of fetches. The default answers with
+    /// [`current`](Self::current).
+    fn refresh(&self) -> RefreshFuture {
+        let current = self.current();
+        Box::pin(std::future::ready(current))
+    }
+
+    /// Whether [`refresh`](Self::refresh) can ever yield keys `current` did not. Static
+    /// sources return `false`, which spares an unknown `kid` the detour. Defaults to `true`.
+    fn can_refresh(&self) -> bool {
+        true
+    }
+}
+
+/// Keys fixed at build time: a JWKS document, PEM public keys, or an HMAC secret.
+///
+/// ```
+/// use mcp_server_auth::keys::{Algorithm, StaticKeys};
+///
+/// let secret = [7u8; 32];
+/// let keys = StaticKeys::hmac(&secret, Algorithm::HS256)?;
+/// # Ok::<(), mcp_server_auth::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct StaticKeys {
+    set: Arc<KeySet>,
+}
+
+impl StaticKeys {
+    /// Parses a JWKS document.
+    ///
+    /// # Errors
+    /// [`ConfigError::Keys`] when the document is unusable, and [`ConfigError::NoUsableKeys`]
+    /// when it parsed but no key in it can verify anything.
+    pub fn from_jwks(document: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let set = KeySet::from_jwks(document.as_ref())?;
+        Self::from_set(set)
+    }
+
+    /// Parses one PEM public key: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, P-256, P-384 or
+    /// Ed25519) or `RSA PUBLIC KEY` (PKCS#1).
+    ///
+    /// # Errors
+    /// [`ConfigError::Keys`] when the text is not such a key, [`ConfigError::WeakKey`] for an
+    /// RSA key under 2048 bits.
+    pub fn from_pem(pem: impl AsRef<[u8]>, kid: Option<&str>) -> Result<Self, ConfigError> {
+        let key = parse_pem(pem.as_ref())?.with_kid(kid.map(str::to_owned));
+        Self::from_set(KeySet::from_keys([key]))
+    }
+
+    /// An HMAC shared secret for one algorithm. The secret must be at least as long as the
+    /// hash output (32, 48 or 64 bytes; RFC 7518 §3.2).
+    ///
+    /// # Security
+    /// Anyone holding the secret can mint tokens; prefer asymmetric keys.
+    ///
+    /// # Errors
+    /// [`ConfigError::WeakKey`] when the secret is too short, [`ConfigError::NotHmac`] when
+    /// `alg` is not an HMAC algorithm.
+    pub fn hmac(secret: &[u8], alg: Algorithm) -> Result<Self, ConfigError> {
+        let params = alg.hmac_params().ok_or(ConfigError::NotHmac { algorithm: alg })?;
+        let min = params.digest_algorithm().output_len();
+        if secret.len() < min {
+            return Err(ConfigError::WeakKey {
+                reason: format!("{alg} secret of {} bytes is under {min}", secret.len()),
+            });
+        }
+        let key = VerifyingKey {
+            kid: None,
+            kind: KeyType::Hmac,
+            verifiers: vec![(alg, Verifier::Hmac(hmac::Key::new(params, secret)))],
+        };
+        Self::from_set(KeySet::from_keys([key]))
+    }
+
+    /// Adds the keys of `other` to this source.
+    #[must_use]
+    pub fn merge(self, other: StaticKeys) -> Self {
+        let mut set = KeySet::clone(&self.set);
+        set.keys.extend(other.set.keys.iter().cloned());
+        set.skipped.extend(other.set.skipped.iter().cloned());
+        StaticKeys { set: Arc::new(set) }
+    }
+
+    fn from_set(set: KeySet) -> Result<Self, ConfigError> {
+        if set.is_empty() {
+            return Err(ConfigError::NoUsableKeys {
+                skipped: set.skipped.len(),
+            });
+        }
+        Ok(StaticKeys { set: Arc::new(set) })
+    }
+}
+
+impl KeySource for StaticKeys {
+    fn current(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
+        Ok(Arc::clone(&self.set))
+    }
+
+    fn can_refresh(&self) -> bool {
+        false
+    }
+}
+
+fn parse_pem(pem: &[u8]) -> Result<VerifyingKey, ConfigError> {
+    let text = std::str::from_utf8(pem).map_err(|_| KeyDocumentError::InvalidPem)?;
+    let (label, der) = decode_pem(text).ok_or(KeyDocumentError::InvalidPem)?;
+    match label {
+        "RSA PUBLIC KEY" => rsa_from_der(&der),
+        "PUBLIC KEY" => rsa_from_der(&der)
+            .or_else(|_| VerifyingKey::single(KeyType::EcP256, &der).map_err(ConfigError::from))
+            .or_else(|_| VerifyingKey::single(KeyType::EcP384, &der).map_err(ConfigError::from))
+            .or_else(|_| VerifyingKey::single(KeyType::Ed25519, &der).map_err(ConfigError::from))
+            .map_err(|e| match e {
+                weak @ ConfigError::WeakKey { .. } => weak,
+                _ => KeyDocumentError::InvalidPem.into(),
+            }),
+        _ => Err(KeyDocumentError::InvalidPem.into()),
+    }
+}
+
+fn rsa_from_der(der: &[u8]) -> Result<VerifyingKey, ConfigError> {
+    let key = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| KeyDocumentError::InvalidPem)?;
+    VerifyingKey::rsa(
+        key.modulus().big_endian_without_leading_zero(),
+        key.exponent().big_endian_without_leading_zero(),
+    )
+    .map_err(ConfigError::from)
+}
+
+/// Returns the label and decoded body of the first PEM block.
+fn decode_pem(text: &str) -> Option<(&str, Vec<u8>)> {
+    let start = text.find("-----BEGIN ")?;
+    let rest = text.get(start + "-----BEGIN ".len()..)?;
+    let label_end = rest.find("-----")?;
+    let label = rest.get(..label_end)?;
+    let body_start = label_end + "-----".len();
+    let end_marker = format!("-----END {label}-----");
+    let body_end = rest.find(&end_marker)?;
+    let body: String = rest
+        .get(body_start..body_end)?
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    Some((label, STANDARD.decode(body).ok()?))
+}
+
+impl From<SkipReason> for ConfigError {
+    fn from(reason: SkipReason) -> Self {
+        match reason {
+            SkipReason::WeakRsaKey { .. } => ConfigError::WeakKey {
+                reason: reason.to_string(),
+            },
+            _ => ConfigError::Keys(KeyDocumentError::InvalidPem),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algorithm_names_are_case_sensitive_and_none_does_not_exist() {
+        for name in ["none", "None", "NONE", "nOnE", "rs256", "Rs256", "ES512", ""] {
+            assert_eq!(Algorithm::from_name(name), None, "{name}");
+        }
+        for alg in Algorithm::ALL {
+            assert_eq!(Algorithm::from_name(alg.as_str()), Some(alg));
+        }
+    }
+
+    #[test]
+    fn bit_length_counts_from_the_first_set_bit() {
+        assert_eq!(bit_length(&[]), 0);
+        assert_eq!(bit_length(&[1]), 1);
+        assert_eq!(bit_length(&[0x80, 0]), 16);
+        assert_eq!(bit_length(strip_leading_zeros(&[0, 0, 0x7f, 0])), 15);
+    }
+
+    #[test]
+    fn short_hmac_secrets_are_refused() {
+        for (alg, min) in [
+            (Algorithm::HS256, 32),
+            (Algorithm::HS384, 48),
+            (Algorithm::HS512, 64),
+        ] {
+            assert!(StaticKeys::hmac(&vec![1; min - 1], alg).is_err());
+            assert!(StaticKeys::hmac(&vec![1; min], alg).is_ok());
+        }
+        assert!(matches!(
+            StaticKeys::hmac(&[1; 64], Algorithm::RS256),
+            Err(ConfigError::NotHmac { .. })
+        ));
+    }
+
+    #[test]
+    fn key_documents_are_bounded() {
+        let big = vec![b' '; MAX_JWKS_BYTES + 1];
+        assert_eq!(KeySet::from_jwks(&big).unwrap_err(), KeyDocumentError::TooLarge);
+        let many = format!(
+            r#"{{"keys":[{}]}}"#,
+            vec!["{}"; MAX_KEYS + 1].join(",")
+        );
+        assert_eq!(
+            KeySet::from_jwks(many.as_bytes()).unwrap_err(),
+            KeyDocumentError::TooManyKeys
+        );
+        assert_eq!(
+            KeySet::from_jwks(b"[1,2]").unwrap_err(),
+            KeyDocumentError::NotAKeySet
+        );
+    }
+
+    #[test]
+    fn unusable_keys_are_skipped_with_a_reason() {
+        let doc = br#"{"keys":[
+            {"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0","kid":"hmac"},
+            {"kty":"EC","crv":"P-521","x":"AA","y":"AA","kid":"p521"},
+            {"kty":"RSA","n":"AQAB","e":"AQAB","kid":"tiny"},
+            {"kty":"EC","crv":"P-256","x":"!!","y":"AA","kid":"bad"},
+            {"kty":"OKP","crv":"X25519","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","kid":"x"},
+            {"kty":"what","kid":7},
+            "not an object"
+        ]}"#;
+        let set = KeySet::from_jwks(doc).unwrap();
+        assert!(set.is_empty());
+        let reasons: Vec<_> = set.skipped().iter().map(|s| s.reason.clone()).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                SkipReason::SymmetricInDocument,
+                SkipReason::UnsupportedKeyType,
+                SkipReason::WeakRsaKey { bits: 17 },
+                SkipReason::Malformed,
+                SkipReason::UnsupportedKeyType,
+                SkipReason::UnsupportedKeyType,
+                SkipReason::Malformed,
+            ]
+        );
+        assert!(matches!(
+            StaticKeys::from_jwks(doc),
+            Err(ConfigError::NoUsableKeys { skipped: 7 })
+        ));
+    }
+
+    #[test]
+    fn debug_output_never_shows_key_material() {
+        let keys = StaticKeys::hmac(b"0123456789abcdef0123456789abcdef", Algorithm::HS256).unwrap();
+        let text = format!("{keys:?}");
+        assert!(!text.contains("0123456789"), "{text}");
+        assert!(text.contains("HS256"), "{text}");
+    }
+}

@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod auth;
+pub mod bearer;
+pub mod body;
+pub mod challenge;
+mod error;
+pub mod future;
+pub mod keys;
+pub mod metadata;
+mod token;
+mod url;
+pub mod validate;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod extract;
+
+#[cfg(feature = "test-issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-issuer")))]
+pub mod testing;
+
+pub use auth::{McpAuth, McpAuthBuilder, McpAuthLayer, MetadataLayer, ServeMetadata};
+pub use bearer::{AuthError, AuthErrorKind, BearerAuth, BearerAuthLayer};
+pub use error::ConfigError;
+pub use token::VerifiedToken;
+
+/// The `tracing` target every event of this crate uses.
+pub const TRACE_TARGET: &str = "mcp_server_auth";

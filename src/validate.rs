@@ -1,0 +1,766 @@
+//! JWT access-token validation ([RFC 9068 §4], [RFC 8725]).
+//!
+//! [`Validator`] is the policy: trusted issuers with their own key sources, accepted audiences,
+//! an algorithm allow-list, leeway, `typ` strictness, the token size cap and scope claim names.
+//! [`Validator::validate`] checks one token against it at a given time; it is pure apart from
+//! asking each key source for its current keys, and never blocks.
+//!
+//! Checks, in order (every failure is an [`ErrorCode::InvalidToken`](crate::challenge::ErrorCode)):
+//!
+//! 1. size cap, then compact JWS shape: three base64url segments (a five-segment JWE is refused);
+//! 2. header: a JSON object without repeated members; `alg` in the allow-list (names are
+//!    case-sensitive, so `none` in any casing is refused); no `crit` at all; `typ` accepted by
+//!    the policy; `kid` a string if present; `jku`, `x5u`, `jwk` and `x5c` are never used;
+//! 3. payload: a JSON object without repeated members; `iss` a string equal to a configured
+//!    issuer; the key is taken **only** from that issuer's keys (by `kid`, and must allow `alg`);
+//! 4. signature;
+//! 5. `exp` required, `nbf` and `iat` checked when present, all with the leeway;
+//! 6. `aud` (string or array) contains the resource or a configured alias;
+//! 7. claim types: `sub`, `client_id`, `azp` strings; `scope` a string; `scp` a string or an array
+//!    of strings.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mcp_server_auth::keys::StaticKeys;
+//! use mcp_server_auth::validate::{TokenErrorKind, Validator};
+//!
+//! let keys = StaticKeys::hmac(&[42; 32], mcp_server_auth::keys::Algorithm::HS256)?;
+//! let validator = Validator::builder("https://mcp.example.com/mcp")
+//!     .issuer("https://auth.example.com", keys)
+//!     .algorithms([mcp_server_auth::keys::Algorithm::HS256])
+//!     .build()?;
+//! let err = validator.validate("not.a.jwt", 1_700_000_000).unwrap_err();
+//! assert_eq!(err.kind(), TokenErrorKind::Malformed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [RFC 9068 §4]: https://www.rfc-editor.org/rfc/rfc9068#section-4
+//! [RFC 8725]: https://www.rfc-editor.org/rfc/rfc8725
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::ConfigError;
+use crate::keys::{Algorithm, KeySource, KeysUnavailable};
+use crate::token::VerifiedToken;
+use crate::url;
+
+/// Default leeway for `exp`, `nbf` and `iat`, in seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+/// The largest leeway the builder accepts, in seconds.
+pub const MAX_LEEWAY_SECS: u64 = 300;
+/// Default cap on the token length, in bytes.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Which `typ` header values are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TypPolicy {
+    /// `at+jwt`, `application/at+jwt`, `JWT`, `application/jwt` (all case-insensitive) or no
+    /// `typ`. Many identity providers issue `typ: JWT` access tokens.
+    #[default]
+    Lenient,
+    /// Only `at+jwt` or `application/at+jwt`, case-insensitive ([RFC 9068 §4]).
+    ///
+    /// [RFC 9068 §4]: https://www.rfc-editor.org/rfc/rfc9068#section-4
+    Strict,
+}
+
+impl TypPolicy {
+    fn accepts(self, typ: Option<&str>) -> bool {
+        let Some(typ) = typ else {
+            return self == TypPolicy::Lenient;
+        };
+        // RFC 7515 §4.1.9: `application/` may be omitted, and media types compare
+        // case-insensitively.
+        let bare = match typ.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => {
+                typ.get(12..).unwrap_or_default()
+            }
+            _ => typ,
+        };
+        bare.eq_ignore_ascii_case("at+jwt")
+            || (self == TypPolicy::Lenient && bare.eq_ignore_ascii_case("jwt"))
+    }
+}
+
+/// What was wrong with a token. Every kind maps to a fixed [`description`](TokenError::description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenErrorKind {
+    /// Longer than the configured cap.
+    TooLarge,
+    /// Not a compact JWS: wrong segment count, bad base64url, not a JSON object, repeated
+    /// members, or a header member of the wrong type.
+    Malformed,
+    /// `alg` missing, unknown, not allowed, or not allowed for the key.
+    UnsupportedAlgorithm,
+    /// A `crit` header is present.
+    CriticalHeader,
+    /// The `typ` header is not accepted by the policy.
+    UnacceptedType,
+    /// A required claim (`iss`, `aud`, `exp`) is missing.
+    MissingClaim,
+    /// A claim has the wrong JSON type.
+    InvalidClaim,
+    /// `iss` is not a configured issuer.
+    UntrustedIssuer,
+    /// No key of the issuer matches the token's `kid` and `alg`.
+    UnknownKey,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` has passed (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
+    /// `aud` does not name this resource.
+    WrongAudience,
+    /// The issuer's keys are unavailable; answered with 503, not 401.
+    KeysUnavailable,
+}
+
+impl TokenErrorKind {
+    /// A fixed, human-readable description, safe for `error_description`.
+    pub const fn description(self) -> &'static str {
+        match self {
+            TokenErrorKind::TooLarge => "The access token is too large",
+            TokenErrorKind::Malformed => "The access token is malformed",
+            TokenErrorKind::UnsupportedAlgorithm => "The access token algorithm is not accepted",
+            TokenErrorKind::CriticalHeader => "The access token has an unsupported critical header",
+            TokenErrorKind::UnacceptedType => "The access token type is not accepted",
+            TokenErrorKind::MissingClaim => "The access token lacks a required claim",
+            TokenErrorKind::InvalidClaim => "The access token has a claim of the wrong type",
+            TokenErrorKind::UntrustedIssuer => "The access token issuer is not trusted",
+            TokenErrorKind::UnknownKey => "The access token signing key is unknown",
+            TokenErrorKind::BadSignature => "The access token signature is invalid",
+            TokenErrorKind::Expired => "The access token expired",
+            TokenErrorKind::NotYetValid => "The access token is not valid yet",
+            TokenErrorKind::IssuedInFuture => "The access token was issued in the future",
+            TokenErrorKind::WrongAudience => "The access token was not issued for this resource",
+            TokenErrorKind::KeysUnavailable => "Signing keys are temporarily unavailable",
+        }
+    }
+}
+
+/// Why a token was rejected. Opaque: read [`kind`](Self::kind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError {
+    kind: TokenErrorKind,
+    /// For [`TokenErrorKind::UnknownKey`]: the issuer whose source may refresh, and whether the
+    /// token named a `kid` (a refresh only helps then).
+    refresh: Option<usize>,
+    retry_after: Option<u64>,
+}
+
+impl TokenError {
+    fn new(kind: TokenErrorKind) -> Self {
+        TokenError {
+            kind,
+            refresh: None,
+            retry_after: None,
+        }
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> TokenErrorKind {
+        self.kind
+    }
+
+    /// A fixed description of the problem, never containing token content.
+    pub fn description(&self) -> &'static str {
+        self.kind.description()
+    }
+
+    /// For [`TokenErrorKind::KeysUnavailable`]: seconds after which to retry.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.kind.description();
+        // Lowercase the first letter: error messages are short and lowercase.
+        let mut chars = text.chars();
+        if let Some(first) = chars.next() {
+            write!(f, "{}{}", first.to_ascii_lowercase(), chars.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+impl From<TokenErrorKind> for TokenError {
+    fn from(kind: TokenErrorKind) -> Self {
+        TokenError::new(kind)
+    }
+}
+
+impl From<KeysUnavailable> for TokenError {
+    fn from(err: KeysUnavailable) -> Self {
+        TokenError {
+            kind: TokenErrorKind::KeysUnavailable,
+            refresh: None,
+            retry_after: Some(err.retry_after_secs()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Issuer {
+    id: String,
+    keys: Arc<dyn KeySource>,
+}
+
+/// The token policy. Build one with [`Validator::builder`], or let
+/// [`McpAuth::builder`](crate::McpAuth::builder) do it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    inner: Arc<Policy>,
+}
+
+#[derive(Debug)]
+struct Policy {
+    issuers: Vec<Issuer>,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    leeway: i64,
+    typ: TypPolicy,
+    max_token_bytes: usize,
+    scope_claims: Vec<String>,
+}
+
+/// Builds a [`Validator`]. Every setter documents its default; the defaults are the secure
+/// choice.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ValidatorBuilder {
+    resource: String,
+    issuers: Vec<Issuer>,
+    audiences: Vec<String>,
+    algorithms: Option<Vec<Algorithm>>,
+    leeway: u64,
+    typ: TypPolicy,
+    max_token_bytes: usize,
+    scope_claims: Vec<String>,
+    allow_http_loopback: bool,
+}
+
+impl Validator {
+    /// Starts a policy for tokens whose `aud` must name `resource`.
+    pub fn builder(resource: impl Into<String>) -> ValidatorBuilder {
+        ValidatorBuilder {
+            resource: resource.into(),
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            algorithms: None,
+            leeway: DEFAULT_LEEWAY_SECS,
+            typ: TypPolicy::default(),
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            scope_claims: vec!["scope".to_owned(), "scp".to_owned()],
+            allow_http_loopback: false,
+        }
+    }
+
+    /// The configured issuers, primary first.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.inner.issuers.iter().map(|i| i.id.as_str())
+    }
+
+    /// Validates `token` at `now` (seconds since the Unix epoch).
+    ///
+    /// # Errors
+    /// A [`TokenError`] saying what is wrong. [`TokenErrorKind::KeysUnavailable`] means the
+    /// issuer's keys could not be had, not that the token is bad.
+    pub fn validate(&self, token: &str, now: u64) -> Result<VerifiedToken, TokenError> {
+        let policy = &*self.inner;
+        if token.len() > policy.max_token_bytes {
+            return Err(TokenErrorKind::TooLarge.into());
+        }
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(TokenErrorKind::Malformed.into());
+        };
+        let header = Header::parse(&decode_segment(header_b64)?)?;
+        let alg = Algorithm::from_name(header.alg.as_str())
+            .filter(|alg| policy.algorithms.contains(alg))
+            .ok_or(TokenErrorKind::UnsupportedAlgorithm)?;
+        if header.crit {
+            return Err(TokenErrorKind::CriticalHeader.into());
+        }
+        if !policy.typ.accepts(header.typ.as_deref()) {
+            return Err(TokenErrorKind::UnacceptedType.into());
+        }
+
+        let claims = parse_object(&decode_segment(payload_b64)?)?;
+        let iss = required_str(&claims, "iss")?;
+        let (issuer_index, issuer) = policy
+            .issuers
+            .iter()
+            .enumerate()
+            .find(|(_, i)| i.id == iss)
+            .ok_or(TokenErrorKind::UntrustedIssuer)?;
+
+        let keys = issuer.keys.current()?;
+        let signature = decode_segment(signature_b64)?;
+        let signing_input_len = header_b64.len() + 1 + payload_b64.len();
+        let signing_input = token.get(..signing_input_len).unwrap_or_default().as_bytes();
+        let mut candidates = keys.candidates(header.kid.as_deref(), alg).peekable();
+        if candidates.peek().is_none() {
+            let refresh = (header.kid.is_some() && issuer.keys.can_refresh()).then_some(issuer_index);
+            return Err(TokenError {
+                kind: TokenErrorKind::UnknownKey,
+                refresh,
+                retry_after: None,
+            });
+        }
+        if !candidates.any(|key| key.verify(alg, signing_input, &signature)) {
+            return Err(TokenErrorKind::BadSignature.into());
+        }
+
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let exp = numeric_date(&claims, "exp")?.ok_or(TokenErrorKind::MissingClaim)?;
+        if now >= exp.saturating_add(policy.leeway) {
+            return Err(TokenErrorKind::Expired.into());
+        }
+        if let Some(nbf) = numeric_date(&claims, "nbf")? {
+            if nbf > now.saturating_add(policy.leeway) {
+                return Err(TokenErrorKind::NotYetValid.into());
+            }
+        }
+        if let Some(iat) = numeric_date(&claims, "iat")? {
+            if iat > now.saturating_add(policy.leeway) {
+                return Err(TokenErrorKind::IssuedInFuture.into());
+            }
+        }
+
+        let audience = audience(&claims)?;
+        if !audience.iter().any(|a| policy.audiences.contains(a)) {
+            return Err(TokenErrorKind::WrongAudience.into());
+        }
+
+        let subject = optional_str(&claims, "sub")?;
+        let client_id = match optional_str(&claims, "client_id")? {
+            Some(id) => Some(id),
+            None => optional_str(&claims, "azp")?,
+        };
+        let scopes = scopes(&claims, &policy.scope_claims)?;
+        Ok(VerifiedToken::new(
+            iss.to_owned(),
+            subject.map(str::to_owned),
+            client_id.map(str::to_owned),
+            audience,
+            scopes,
+            exp,
+            claims,
+        ))
+    }
+
+    /// The key source to refresh for this error, and the `kid` to ask for, when a refresh might
+    /// turn it into a success.
+    pub(crate) fn refresh_source(&self, error: &TokenError) -> Option<&Arc<dyn KeySource>> {
+        let index = error.refresh?;
+        self.inner.issuers.get(index).map(|i| &i.keys)
+    }
+}
+
+impl ValidatorBuilder {
+    /// Trusts tokens whose `iss` equals `issuer` byte for byte, verified only with `keys`. The
+    /// first issuer added is the primary one (listed first in metadata). At least one is
+    /// required.
+    pub fn issuer(mut self, issuer: impl Into<String>, keys: impl KeySource) -> Self {
+        self.issuers.push(Issuer {
+            id: issuer.into(),
+            keys: Arc::new(keys),
+        });
+        self
+    }
+
+    /// Also accepts tokens whose `aud` holds `audience` (some identity providers put a client
+    /// id there). Tokens naming the resource itself are always accepted. Defaults to none.
+    pub fn add_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// The algorithm allow-list. Defaults to every asymmetric algorithm
+    /// ([`Algorithm::ASYMMETRIC`]); HMAC algorithms must be listed explicitly (and need
+    /// [`StaticKeys::hmac`](crate::keys::StaticKeys::hmac)).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Clock leeway for `exp`, `nbf` and `iat`. Defaults to 60 seconds; at most 300.
+    pub fn leeway(mut self, secs: u64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    /// Accept only `typ: at+jwt` tokens ([RFC 9068 §2.1]). Off by default: `JWT` and no `typ`
+    /// are accepted too, as many identity providers issue them.
+    ///
+    /// [RFC 9068 §2.1]: https://www.rfc-editor.org/rfc/rfc9068#section-2.1
+    pub fn require_at_jwt(mut self, strict: bool) -> Self {
+        self.typ = if strict { TypPolicy::Strict } else { TypPolicy::Lenient };
+        self
+    }
+
+    /// The longest token accepted, in bytes. Defaults to 16 KiB.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// The claims scopes are read from, each a space-separated string or an array of strings.
+    /// Defaults to `scope` and `scp`.
+    pub fn scope_claims<I>(mut self, claims: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.scope_claims = claims.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Allows `http` issuer URLs on loopback hosts, for development and tests. Off by default.
+    pub fn allow_http_loopback(mut self, allow: bool) -> Self {
+        self.allow_http_loopback = allow;
+        self
+    }
+
+    /// Checks the policy.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first problem found.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        if self.issuers.is_empty() {
+            return Err(ConfigError::NoIssuer);
+        }
+        for (i, issuer) in self.issuers.iter().enumerate() {
+            check_issuer(&issuer.id, self.allow_http_loopback)?;
+            if self.issuers.iter().take(i).any(|other| other.id == issuer.id) {
+                return Err(ConfigError::DuplicateIssuer {
+                    issuer: issuer.id.clone(),
+                });
+            }
+        }
+        if let Some(bad) = self.audiences.iter().find(|a| a.is_empty()) {
+            return Err(ConfigError::InvalidAudience {
+                audience: bad.clone(),
+            });
+        }
+        if self.leeway > MAX_LEEWAY_SECS {
+            return Err(ConfigError::LeewayTooLarge { secs: self.leeway });
+        }
+        if self.max_token_bytes == 0 {
+            return Err(ConfigError::InvalidMaxTokenLength);
+        }
+        let algorithms = self
+            .algorithms
+            .unwrap_or_else(|| Algorithm::ASYMMETRIC.to_vec());
+        if algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithms);
+        }
+        let mut audiences = vec![self.resource];
+        audiences.extend(self.audiences);
+        Ok(Validator {
+            inner: Arc::new(Policy {
+                issuers: self.issuers,
+                audiences,
+                algorithms,
+                leeway: i64::try_from(self.leeway).unwrap_or(i64::MAX),
+                typ: self.typ,
+                max_token_bytes: self.max_token_bytes,
+                scope_claims: self.scope_claims,
+            }),
+        })
+    }
+}
+
+fn check_issuer(issuer: &str, allow_http_loopback: bool) -> Result<(), ConfigError> {
+    let invalid = |reason| ConfigError::InvalidIssuer {
+        issuer: issuer.to_owned(),
+        reason,
+    };
+    let parts = url::split(issuer).map_err(invalid)?;
+    if parts.query.is_some() {
+        return Err(invalid("must not contain a query"));
+    }
+    url::check_secure(&parts, allow_http_loopback).map_err(invalid)
+}
+
+fn decode_segment(segment: &str) -> Result<Vec<u8>, TokenError> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| TokenErrorKind::Malformed.into())
+}
+
+/// The JOSE header members the validator reads. `jku`, `x5u`, `jwk` and `x5c` are ignored on
+/// purpose: keys come from configuration only.
+struct Header {
+    alg: String,
+    typ: Option<String>,
+    kid: Option<String>,
+    crit: bool,
+}
+
+impl Header {
+    fn parse(bytes: &[u8]) -> Result<Header, TokenError> {
+        let mut map = parse_object(bytes)?;
+        let alg = match map.remove("alg") {
+            Some(Value::String(alg)) => alg,
+            None => return Err(TokenErrorKind::UnsupportedAlgorithm.into()),
+            Some(_) => return Err(TokenErrorKind::Malformed.into()),
+        };
+        let typ = match map.remove("typ") {
+            None => None,
+            Some(Value::String(typ)) => Some(typ),
+            Some(_) => return Err(TokenErrorKind::UnacceptedType.into()),
+        };
+        let kid = match map.remove("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid),
+            Some(_) => return Err(TokenErrorKind::Malformed.into()),
+        };
+        // A JWE header (`enc`) never belongs on a JWS.
+        if map.contains_key("enc") {
+            return Err(TokenErrorKind::Malformed.into());
+        }
+        Ok(Header {
+            alg,
+            typ,
+            kid,
+            crit: map.contains_key("crit"),
+        })
+    }
+}
+
+/// Parses a JSON object, refusing repeated top-level members (RFC 7515 §4, RFC 7519 §4: a
+/// parser must reject or take the last; rejecting removes any disagreement with other
+/// parsers).
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, TokenError> {
+    struct UniqueObject(Map<String, Value>);
+
+    impl<'de> serde::Deserialize<'de> for UniqueObject {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct ObjectVisitor;
+            impl<'de> Visitor<'de> for ObjectVisitor {
+                type Value = UniqueObject;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a json object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
+                    let mut map = Map::new();
+                    while let Some(key) = access.next_key::<String>()? {
+                        if map.contains_key(&key) {
+                            return Err(de::Error::custom("repeated member"));
+                        }
+                        let value: Value = access.next_value()?;
+                        map.insert(key, value);
+                    }
+                    Ok(UniqueObject(map))
+                }
+            }
+            deserializer.deserialize_map(ObjectVisitor)
+        }
+    }
+
+    serde_json::from_slice::<UniqueObject>(bytes)
+        .map(|o| o.0)
+        .map_err(|_| TokenErrorKind::Malformed.into())
+}
+
+fn required_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, TokenError> {
+    optional_str(claims, name)?.ok_or_else(|| TokenErrorKind::MissingClaim.into())
+}
+
+fn optional_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(TokenErrorKind::InvalidClaim.into()),
+    }
+}
+
+/// A NumericDate claim (RFC 7519 §2): a JSON number of seconds, possibly fractional; the
+/// fraction is dropped.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                Ok(Some(i))
+            } else if let Some(u) = n.as_u64() {
+                Ok(Some(i64::try_from(u).unwrap_or(i64::MAX)))
+            } else {
+                // Finite (JSON has no infinities); `as` saturates out-of-range values.
+                #[allow(clippy::cast_possible_truncation)]
+                let secs = n.as_f64().map(|f| f.floor() as i64);
+                Ok(secs)
+            }
+        }
+        Some(_) => Err(TokenErrorKind::InvalidClaim.into()),
+    }
+}
+
+fn audience(claims: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
+    match claims.get("aud") {
+        None => Err(TokenErrorKind::MissingClaim.into()),
+        Some(Value::String(aud)) => Ok(vec![aud.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(TokenErrorKind::InvalidClaim.into()),
+            })
+            .collect(),
+        Some(_) => Err(TokenErrorKind::InvalidClaim.into()),
+    }
+}
+
+fn scopes(claims: &Map<String, Value>, names: &[String]) -> Result<Vec<String>, TokenError> {
+    let mut scopes: Vec<String> = Vec::new();
+    let mut add = |scope: &str| {
+        if !scope.is_empty() && !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
+        }
+    };
+    for name in names {
+        match claims.get(name.as_str()) {
+            None => {}
+            Some(Value::String(list)) => list.split(' ').for_each(&mut add),
+            Some(Value::Array(items)) => {
+                for item in items {
+                    let Value::String(scope) = item else {
+                        return Err(TokenErrorKind::InvalidClaim.into());
+                    };
+                    add(scope);
+                }
+            }
+            Some(_) => return Err(TokenErrorKind::InvalidClaim.into()),
+        }
+    }
+    Ok(scopes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_policy_compares_media_types() {
+        struct Case {
+            typ: Option<&'static str>,
+            lenient: bool,
+            strict: bool,
+        }
+        let cases = [
+            Case { typ: None, lenient: true, strict: false },
+            Case { typ: Some("at+jwt"), lenient: true, strict: true },
+            Case { typ: Some("AT+JWT"), lenient: true, strict: true },
+            Case { typ: Some("application/at+jwt"), lenient: true, strict: true },
+            Case { typ: Some("Application/AT+JWT"), lenient: true, strict: true },
+            Case { typ: Some("JWT"), lenient: true, strict: false },
+            Case { typ: Some("application/jwt"), lenient: true, strict: false },
+            Case { typ: Some("JOSE"), lenient: false, strict: false },
+            Case { typ: Some("id_token+jwt"), lenient: false, strict: false },
+            Case { typ: Some("application/"), lenient: false, strict: false },
+            Case { typ: Some(""), lenient: false, strict: false },
+        ];
+        for case in cases {
+            assert_eq!(TypPolicy::Lenient.accepts(case.typ), case.lenient, "{:?}", case.typ);
+            assert_eq!(TypPolicy::Strict.accepts(case.typ), case.strict, "{:?}", case.typ);
+        }
+    }
+
+    #[test]
+    fn repeated_members_are_refused() {
+        assert!(parse_object(br#"{"a":1,"b":2}"#).is_ok());
+        assert_eq!(
+            parse_object(br#"{"a":1,"a":2}"#).unwrap_err().kind(),
+            TokenErrorKind::Malformed
+        );
+        assert!(parse_object(b"[1]").is_err());
+        assert!(parse_object(b"{\"a\":1} x").is_err());
+    }
+
+    #[test]
+    fn numeric_dates_accept_integers_and_fractions_only() {
+        let claims: Map<String, Value> = serde_json::from_str(
+            r#"{"a":5,"b":5.9,"c":"5","d":null,"e":-3,"f":18446744073709551615,"g":1e300}"#,
+        )
+        .unwrap();
+        assert_eq!(numeric_date(&claims, "a").unwrap(), Some(5));
+        assert_eq!(numeric_date(&claims, "b").unwrap(), Some(5));
+        assert!(numeric_date(&claims, "c").is_err());
+        assert!(numeric_date(&claims, "d").is_err());
+        assert_eq!(numeric_date(&claims, "e").unwrap(), Some(-3));
+        assert_eq!(numeric_date(&claims, "f").unwrap(), Some(i64::MAX));
+        assert_eq!(numeric_date(&claims, "g").unwrap(), Some(i64::MAX));
+        assert_eq!(numeric_date(&claims, "z").unwrap(), None);
+    }
+
+    #[test]
+    fn scopes_merge_both_claim_forms_without_repeats() {
+        let claims: Map<String, Value> =
+            serde_json::from_str(r#"{"scope":"a b  a","scp":["c","b"]}"#).unwrap();
+        let names = ["scope".to_owned(), "scp".to_owned()];
+        assert_eq!(scopes(&claims, &names).unwrap(), ["a", "b", "c"]);
+        let claims: Map<String, Value> = serde_json::from_str(r#"{"scp":"x y"}"#).unwrap();
+        assert_eq!(scopes(&claims, &names).unwrap(), ["x", "y"]);
+        let claims: Map<String, Value> = serde_json::from_str(r#"{"scp":[1]}"#).unwrap();
+        assert!(scopes(&claims, &names).is_err());
+        let claims: Map<String, Value> = serde_json::from_str(r#"{"scope":{}}"#).unwrap();
+        assert!(scopes(&claims, &names).is_err());
+    }
+
+    #[test]
+    fn builder_refuses_bad_policies() {
+        let keys = || crate::keys::StaticKeys::hmac(&[1; 32], Algorithm::HS256).unwrap();
+        let base = || Validator::builder("https://mcp.example.com/mcp");
+        assert!(matches!(base().build(), Err(ConfigError::NoIssuer)));
+        assert!(matches!(
+            base().issuer("http://auth.example.com", keys()).build(),
+            Err(ConfigError::InvalidIssuer { .. })
+        ));
+        assert!(matches!(
+            base().issuer("http://127.0.0.1:9", keys()).build(),
+            Err(ConfigError::InvalidIssuer { .. })
+        ));
+        assert!(base()
+            .issuer("http://127.0.0.1:9", keys())
+            .allow_http_loopback(true)
+            .build()
+            .is_ok());
+        assert!(matches!(
+            base().issuer("https://a.example", keys()).issuer("https://a.example", keys()).build(),
+            Err(ConfigError::DuplicateIssuer { .. })
+        ));
+        assert!(matches!(
+            base().issuer("https://a.example", keys()).leeway(301).build(),
+            Err(ConfigError::LeewayTooLarge { secs: 301 })
+        ));
+        assert!(matches!(
+            base().issuer("https://a.example", keys()).algorithms([]).build(),
+            Err(ConfigError::NoAlgorithms)
+        ));
+        assert!(matches!(
+            base().issuer("https://a.example?x", keys()).build(),
+            Err(ConfigError::InvalidIssuer { .. })
+        ));
+    }
+}

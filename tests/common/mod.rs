@@ -1,0 +1,175 @@
+//! Shared harness for the integration tests: a real axum server on 127.0.0.1:0 guarded by the
+//! layer, a test issuer, and helpers to read challenges the way clients do.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::post;
+use mcp_server_auth::challenge::ParsedChallenge;
+use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth::{McpAuth, McpAuthBuilder, VerifiedToken};
+use serde_json::{Value, json};
+
+pub const ISSUER: &str = "https://auth.example.com";
+
+/// A running server: the resource is `http://127.0.0.1:<port>/mcp`.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub resource: String,
+    pub metadata_url: String,
+    pub issuer: TestIssuer,
+    /// The configuration the server runs with, to ask its validator directly.
+    pub auth: McpAuth,
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn mcp(&self) -> String {
+        self.url("/mcp")
+    }
+
+    /// What the validator says of `token` right now.
+    pub fn reason(&self, token: &str) -> Result<(), mcp_server_auth::validate::TokenErrorKind> {
+        self.auth
+            .validator()
+            .validate(token, mcp_server_auth::testing::unix_now())
+            .map(|_| ())
+            .map_err(|e| e.kind())
+    }
+
+    /// A token accepted by default: right issuer, audience and scope.
+    pub fn token(&self) -> String {
+        self.issuer
+            .token()
+            .audience(self.resource.clone())
+            .scope("mcp:tools")
+            .sign()
+    }
+}
+
+/// Starts a server whose `/mcp` (POST) echoes what the handler saw: the verified token's
+/// fields, and whether the `Authorization` header reached it. `configure` adjusts the
+/// builder, which starts with the test issuer, `require_scope("mcp:tools")` and
+/// `allow_http_loopback(true)`.
+pub async fn start(configure: impl FnOnce(McpAuthBuilder) -> McpAuthBuilder) -> Server {
+    start_with_issuer(TestIssuer::new(ISSUER), configure).await
+}
+
+pub async fn start_with_issuer(
+    issuer: TestIssuer,
+    configure: impl FnOnce(McpAuthBuilder) -> McpAuthBuilder,
+) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let builder = McpAuth::builder(resource.clone())
+        .issuer(issuer.issuer(), issuer.keys())
+        .require_scope("mcp:tools")
+        .allow_http_loopback(true);
+    let auth = configure(builder).build().unwrap();
+    let metadata_url = auth.metadata_url().to_owned();
+    let app = Router::new()
+        .route("/mcp", post(echo_identity).get(echo_identity).delete(echo_identity))
+        .layer(auth.layer());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Server {
+        addr,
+        resource,
+        metadata_url,
+        issuer,
+        auth,
+    }
+}
+
+async fn echo_identity(
+    token: Option<VerifiedToken>,
+    headers: http::HeaderMap,
+) -> axum::Json<Value> {
+    axum::Json(json!({
+        "authorization_header_seen": headers.contains_key(http::header::AUTHORIZATION),
+        "verified": token.map(|t| json!({
+            "iss": t.issuer(),
+            "sub": t.subject(),
+            "client_id": t.client_id(),
+            "scopes": t.scopes(),
+            "aud": t.audience(),
+        })),
+    }))
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+/// POSTs an `initialize`-like JSON-RPC body to `/mcp` with the given `Authorization` value.
+pub async fn post_mcp(server: &Server, authorization: Option<&str>) -> reqwest::Response {
+    let mut request = client()
+        .post(server.mcp())
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    request.send().await.unwrap()
+}
+
+pub async fn post_token(server: &Server, token: &str) -> reqwest::Response {
+    post_mcp(server, Some(&format!("Bearer {token}"))).await
+}
+
+/// Reads the single `WWW-Authenticate` header, checks it is one line with `Bearer` first,
+/// parses it, and checks the official TypeScript client's regex reads the same values.
+pub fn challenge(response: &reqwest::Response) -> ParsedChallenge {
+    let values: Vec<_> = response.headers().get_all("www-authenticate").iter().collect();
+    assert_eq!(values.len(), 1, "exactly one WWW-Authenticate header");
+    let text = values[0].to_str().expect("printable ASCII challenge");
+    assert!(!text.contains(['\r', '\n']), "one line: {text}");
+    assert!(text.starts_with("Bearer "), "Bearer first: {text}");
+    let parsed = ParsedChallenge::parse(text).expect("well-formed challenge");
+    for (name, value) in parsed.params() {
+        assert!(!value.contains(['"', '\\']), "no quote or backslash in {name}");
+        assert_eq!(
+            ts_client_field(text, name).as_deref(),
+            Some(value.as_str()),
+            "TypeScript client reads {name} the same"
+        );
+    }
+    parsed
+}
+
+/// The official TypeScript SDK client's extraction: `${field}=(?:"([^"]+)"|([^\s,]+))`.
+pub fn ts_client_field(header: &str, field: &str) -> Option<String> {
+    let (scheme, _) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let pattern = regex::Regex::new(&format!(r#"{field}=(?:"([^"]+)"|([^\s,]+))"#)).unwrap();
+    let captures = pattern.captures(header)?;
+    captures
+        .get(1)
+        .or_else(|| captures.get(2))
+        .map(|m| m.as_str().to_owned())
+}
+
+/// Asserts a 401 `invalid_token` with a well-formed challenge naming the metadata URL.
+pub async fn assert_invalid_token(server: &Server, token: &str) {
+    let response = post_token(server, token).await;
+    assert_eq!(response.status(), 401, "status");
+    let challenge = challenge(&response);
+    assert_eq!(challenge.get("error"), Some("invalid_token"));
+    assert_eq!(challenge.get("resource_metadata"), Some(server.metadata_url.as_str()));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token");
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
