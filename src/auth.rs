@@ -13,6 +13,7 @@ use crate::challenge::is_scope_char;
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
 use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata};
+use crate::scope::ScopeHierarchy;
 use crate::url;
 use crate::validate::{Validator, ValidatorBuilder};
 
@@ -38,6 +39,7 @@ pub struct McpAuthBuilder {
     validator: ValidatorBuilder,
     issuers: Vec<String>,
     required_scopes: Vec<String>,
+    hierarchy: ScopeHierarchy,
     scopes_supported: Option<Vec<String>>,
     resource_name: Option<String>,
     resource_documentation: Option<String>,
@@ -58,6 +60,7 @@ impl McpAuth {
             resource,
             issuers: Vec::new(),
             required_scopes: Vec::new(),
+            hierarchy: ScopeHierarchy::new(),
             scopes_supported: None,
             resource_name: None,
             resource_documentation: None,
@@ -122,6 +125,18 @@ impl McpAuthBuilder {
     /// defaults to none.
     pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
         self.required_scopes.push(scope.into());
+        self
+    }
+
+    /// Declares that a token holding `broader` also satisfies requirements for `narrower`
+    /// (for example `mcp:admin` implies `mcp:tools`). Applied transitively in every scope
+    /// check; challenges still name the scopes required. Accumulates; defaults to none.
+    pub fn scope_implies(
+        mut self,
+        broader: impl Into<String>,
+        narrower: impl Into<String>,
+    ) -> Self {
+        self.hierarchy = self.hierarchy.implies(broader, narrower);
         self
     }
 
@@ -236,10 +251,17 @@ impl McpAuthBuilder {
         let scopes_supported = self
             .scopes_supported
             .unwrap_or_else(|| self.required_scopes.clone());
-        for scope in self.required_scopes.iter().chain(&scopes_supported) {
+        let hierarchy_scopes = self.hierarchy.rules().flat_map(|(a, b)| [a, b]);
+        for scope in self
+            .required_scopes
+            .iter()
+            .chain(&scopes_supported)
+            .map(String::as_str)
+            .chain(hierarchy_scopes)
+        {
             if scope.is_empty() || !scope.chars().all(is_scope_char) {
                 return Err(ConfigError::InvalidScope {
-                    scope: scope.clone(),
+                    scope: scope.to_owned(),
                 });
             }
         }
@@ -264,6 +286,7 @@ impl McpAuthBuilder {
             config: Arc::new(Config {
                 validator,
                 required_scopes: self.required_scopes,
+                hierarchy: self.hierarchy,
                 resource_metadata_url: metadata_url,
                 strip_authorization: self.strip_authorization,
                 error_on_missing_token: self.error_on_missing_token,

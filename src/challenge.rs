@@ -135,7 +135,11 @@ impl Challenge {
         let mut joined = String::new();
         let mut seen: Vec<String> = Vec::new();
         for scope in scopes {
-            let token: String = scope.as_ref().chars().filter(|c| is_scope_char(*c)).collect();
+            let token: String = scope
+                .as_ref()
+                .chars()
+                .filter(|c| is_scope_char(*c))
+                .collect();
             if token.is_empty() || seen.contains(&token) {
                 continue;
             }
@@ -160,7 +164,8 @@ impl Challenge {
     /// The challenge as a header value.
     pub fn to_header_value(&self) -> HeaderValue {
         // Every byte written is printable ASCII (see `sanitize`), which `HeaderValue` accepts.
-        HeaderValue::try_from(self.to_string()).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+        HeaderValue::try_from(self.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
 }
 
@@ -168,10 +173,7 @@ impl fmt::Display for Challenge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme: String = self.scheme.chars().filter(|c| is_tchar(*c)).collect();
         f.write_str(&scheme)?;
-        let description = self
-            .error_description
-            .map(sanitize)
-            .and_then(non_empty);
+        let description = self.error_description.map(sanitize).and_then(non_empty);
         let params = [
             ("realm", self.realm.as_deref()),
             ("error", self.error.map(ErrorCode::as_str)),
@@ -278,7 +280,10 @@ impl ParsedChallenge {
                 }
                 break;
             }
-            rest = after_ws.get(1..).unwrap_or_default().trim_start_matches([' ', '\t']);
+            rest = after_ws
+                .get(1..)
+                .unwrap_or_default()
+                .trim_start_matches([' ', '\t']);
             let value;
             if let Some(quoted) = rest.strip_prefix('"') {
                 let (text, remaining) = read_quoted(quoted)?;
@@ -351,6 +356,7 @@ fn read_quoted(input: &str) -> Result<(String, &str), ChallengeParseError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -360,7 +366,10 @@ mod tests {
             .realm("a\"b\\c\r\nd\u{0}é")
             .resource_metadata("https://h/x\"y")
             .to_string();
-        assert_eq!(value, "Bearer realm=\"abcd\", resource_metadata=\"https://h/xy\"");
+        assert_eq!(
+            value,
+            "Bearer realm=\"abcd\", resource_metadata=\"https://h/xy\""
+        );
     }
 
     #[test]
@@ -388,9 +397,10 @@ mod tests {
 
     #[test]
     fn parser_reads_tokens_quoted_pairs_and_stops_at_the_next_challenge() {
-        let parsed =
-            ParsedChallenge::parse(r#"bearer Realm=x, error="a\"b" ,  scope="s t", DPoP algs="ES256""#)
-                .unwrap();
+        let parsed = ParsedChallenge::parse(
+            r#"bearer Realm=x, error="a\"b" ,  scope="s t", DPoP algs="ES256""#,
+        )
+        .unwrap();
         assert_eq!(parsed.scheme(), "bearer");
         assert_eq!(
             parsed.params(),
@@ -410,16 +420,49 @@ mod tests {
             error: ChallengeParseError,
         }
         let cases = [
-            Case { name: "empty", value: "", error: ChallengeParseError::Malformed },
-            Case { name: "unterminated quote", value: "Bearer a=\"x", error: ChallengeParseError::Malformed },
-            Case { name: "repeated param", value: "Bearer a=1, A=2", error: ChallengeParseError::RepeatedParameter },
-            Case { name: "missing value", value: "Bearer a=", error: ChallengeParseError::Malformed },
-            Case { name: "junk after value", value: "Bearer a=\"x\" y", error: ChallengeParseError::Malformed },
-            Case { name: "newline in quotes", value: "Bearer a=\"x\ny\"", error: ChallengeParseError::Malformed },
-            Case { name: "no space after scheme", value: "Bearer,a=1", error: ChallengeParseError::Malformed },
+            Case {
+                name: "empty",
+                value: "",
+                error: ChallengeParseError::Malformed,
+            },
+            Case {
+                name: "unterminated quote",
+                value: "Bearer a=\"x",
+                error: ChallengeParseError::Malformed,
+            },
+            Case {
+                name: "repeated param",
+                value: "Bearer a=1, A=2",
+                error: ChallengeParseError::RepeatedParameter,
+            },
+            Case {
+                name: "missing value",
+                value: "Bearer a=",
+                error: ChallengeParseError::Malformed,
+            },
+            Case {
+                name: "junk after value",
+                value: "Bearer a=\"x\" y",
+                error: ChallengeParseError::Malformed,
+            },
+            Case {
+                name: "newline in quotes",
+                value: "Bearer a=\"x\ny\"",
+                error: ChallengeParseError::Malformed,
+            },
+            Case {
+                name: "no space after scheme",
+                value: "Bearer,a=1",
+                error: ChallengeParseError::Malformed,
+            },
         ];
         for case in cases {
-            assert_eq!(ParsedChallenge::parse(case.value), Err(case.error), "{}", case.name);
+            assert_eq!(
+                ParsedChallenge::parse(case.value),
+                Err(case.error),
+                "{}",
+                case.name
+            );
         }
     }
 }

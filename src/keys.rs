@@ -207,7 +207,7 @@ pub enum KeyType {
 #[derive(Clone)]
 enum Verifier {
     Public(ParsedPublicKey),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 /// One key, parsed and ready to verify signatures.
@@ -312,7 +312,8 @@ impl VerifyingKey {
                 KeyType::Ed25519 => (Algorithm::EdDSA, &signature::ED25519),
                 KeyType::Rsa | KeyType::Hmac => return Err(SkipReason::UnsupportedKeyType),
             };
-        let parsed = ParsedPublicKey::new(verification, bytes).map_err(|_| SkipReason::Malformed)?;
+        let parsed =
+            ParsedPublicKey::new(verification, bytes).map_err(|_| SkipReason::Malformed)?;
         Ok(VerifyingKey {
             kid: None,
             kind,
@@ -325,10 +326,10 @@ impl VerifyingKey {
             None | Some(PublicKeyUse::Signature) => {}
             Some(_) => return Err(SkipReason::NotForSignatures),
         }
-        if let Some(ops) = &jwk.common.key_operations {
-            if !ops.iter().any(|op| matches!(op, KeyOperations::Verify)) {
-                return Err(SkipReason::NotForSignatures);
-            }
+        if let Some(ops) = &jwk.common.key_operations
+            && !ops.iter().any(|op| matches!(op, KeyOperations::Verify))
+        {
+            return Err(SkipReason::NotForSignatures);
         }
         let pinned = match &jwk.common.key_algorithm {
             None => None,
@@ -653,7 +654,9 @@ impl StaticKeys {
     /// [`ConfigError::WeakKey`] when the secret is too short, [`ConfigError::NotHmac`] when
     /// `alg` is not an HMAC algorithm.
     pub fn hmac(secret: &[u8], alg: Algorithm) -> Result<Self, ConfigError> {
-        let params = alg.hmac_params().ok_or(ConfigError::NotHmac { algorithm: alg })?;
+        let params = alg
+            .hmac_params()
+            .ok_or(ConfigError::NotHmac { algorithm: alg })?;
         let min = params.digest_algorithm().output_len();
         if secret.len() < min {
             return Err(ConfigError::WeakKey {
@@ -663,14 +666,17 @@ impl StaticKeys {
         let key = VerifyingKey {
             kid: None,
             kind: KeyType::Hmac,
-            verifiers: vec![(alg, Verifier::Hmac(hmac::Key::new(params, secret)))],
+            verifiers: vec![(
+                alg,
+                Verifier::Hmac(Box::new(hmac::Key::new(params, secret))),
+            )],
         };
         Self::from_set(KeySet::from_keys([key]))
     }
 
     /// Adds the keys of `other` to this source.
     #[must_use]
-    pub fn merge(self, other: StaticKeys) -> Self {
+    pub fn merge(self, other: &StaticKeys) -> Self {
         let mut set = KeySet::clone(&self.set);
         set.keys.extend(other.set.keys.iter().cloned());
         set.skipped.extend(other.set.skipped.iter().cloned());
@@ -752,12 +758,15 @@ impl From<SkipReason> for ConfigError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
     #[test]
     fn algorithm_names_are_case_sensitive_and_none_does_not_exist() {
-        for name in ["none", "None", "NONE", "nOnE", "rs256", "Rs256", "ES512", ""] {
+        for name in [
+            "none", "None", "NONE", "nOnE", "rs256", "Rs256", "ES512", "",
+        ] {
             assert_eq!(Algorithm::from_name(name), None, "{name}");
         }
         for alg in Algorithm::ALL {
@@ -792,11 +801,11 @@ mod tests {
     #[test]
     fn key_documents_are_bounded() {
         let big = vec![b' '; MAX_JWKS_BYTES + 1];
-        assert_eq!(KeySet::from_jwks(&big).unwrap_err(), KeyDocumentError::TooLarge);
-        let many = format!(
-            r#"{{"keys":[{}]}}"#,
-            vec!["{}"; MAX_KEYS + 1].join(",")
+        assert_eq!(
+            KeySet::from_jwks(&big).unwrap_err(),
+            KeyDocumentError::TooLarge
         );
+        let many = format!(r#"{{"keys":[{}]}}"#, vec!["{}"; MAX_KEYS + 1].join(","));
         assert_eq!(
             KeySet::from_jwks(many.as_bytes()).unwrap_err(),
             KeyDocumentError::TooManyKeys

@@ -9,6 +9,7 @@ mod error;
 pub mod future;
 pub mod keys;
 pub mod metadata;
+pub mod scope;
 mod token;
 mod url;
 pub mod validate;

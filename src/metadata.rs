@@ -139,7 +139,12 @@ pub struct InvalidResourceUrl {
 /// [`InvalidResourceUrl`] when `resource` is not an absolute URL, or has a fragment.
 pub fn well_known_url(resource: &str) -> Result<String, InvalidResourceUrl> {
     let parts = url::split(resource).map_err(|reason| InvalidResourceUrl { reason })?;
-    let mut out = format!("{}://{}{}", parts.scheme, parts.authority, well_known_path_of(&parts));
+    let mut out = format!(
+        "{}://{}{}",
+        parts.scheme,
+        parts.authority,
+        well_known_path_of(&parts)
+    );
     if let Some(query) = parts.query {
         out.push('?');
         out.push_str(query);
@@ -195,12 +200,21 @@ impl MetadataDocument {
             let mut response = Response::new(FullBody::empty());
             *response.status_mut() = StatusCode::NO_CONTENT;
             let headers = response.headers_mut();
-            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW));
-            if let Some(requested) = request.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOW),
+            );
+            if let Some(requested) = request
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            {
                 // A public, credential-free document: any request header may be sent.
                 headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
             }
-            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
             headers.insert(
                 header::VARY,
                 HeaderValue::from_static("access-control-request-headers"),
@@ -218,10 +232,19 @@ impl MetadataDocument {
             response
         };
         let headers = response.headers_mut();
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
         if method == Method::GET || method == Method::HEAD {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CACHE_CONTROL),
+            );
         }
         response
     }
@@ -276,6 +299,7 @@ impl<B> tower::Service<Request<B>> for MetadataService {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -287,18 +311,59 @@ mod tests {
             expected: &'static str,
         }
         let cases = [
-            Case { name: "origin", resource: "https://h", expected: "https://h/.well-known/oauth-protected-resource" },
-            Case { name: "origin slash", resource: "https://h/", expected: "https://h/.well-known/oauth-protected-resource" },
-            Case { name: "path", resource: "https://h/mcp", expected: "https://h/.well-known/oauth-protected-resource/mcp" },
-            Case { name: "nested path and query", resource: "https://h/a/b?t=1", expected: "https://h/.well-known/oauth-protected-resource/a/b?t=1" },
-            Case { name: "slash then query", resource: "https://h/?t=1", expected: "https://h/.well-known/oauth-protected-resource?t=1" },
-            Case { name: "query only", resource: "https://h?t=1", expected: "https://h/.well-known/oauth-protected-resource?t=1" },
-            Case { name: "trailing path slash kept", resource: "https://h/mcp/", expected: "https://h/.well-known/oauth-protected-resource/mcp/" },
-            Case { name: "port and case kept", resource: "HTTP://127.0.0.1:8080/MCP", expected: "HTTP://127.0.0.1:8080/.well-known/oauth-protected-resource/MCP" },
-            Case { name: "ipv6", resource: "https://[::1]:9/x", expected: "https://[::1]:9/.well-known/oauth-protected-resource/x" },
+            Case {
+                name: "origin",
+                resource: "https://h",
+                expected: "https://h/.well-known/oauth-protected-resource",
+            },
+            Case {
+                name: "origin slash",
+                resource: "https://h/",
+                expected: "https://h/.well-known/oauth-protected-resource",
+            },
+            Case {
+                name: "path",
+                resource: "https://h/mcp",
+                expected: "https://h/.well-known/oauth-protected-resource/mcp",
+            },
+            Case {
+                name: "nested path and query",
+                resource: "https://h/a/b?t=1",
+                expected: "https://h/.well-known/oauth-protected-resource/a/b?t=1",
+            },
+            Case {
+                name: "slash then query",
+                resource: "https://h/?t=1",
+                expected: "https://h/.well-known/oauth-protected-resource?t=1",
+            },
+            Case {
+                name: "query only",
+                resource: "https://h?t=1",
+                expected: "https://h/.well-known/oauth-protected-resource?t=1",
+            },
+            Case {
+                name: "trailing path slash kept",
+                resource: "https://h/mcp/",
+                expected: "https://h/.well-known/oauth-protected-resource/mcp/",
+            },
+            Case {
+                name: "port and case kept",
+                resource: "HTTP://127.0.0.1:8080/MCP",
+                expected: "HTTP://127.0.0.1:8080/.well-known/oauth-protected-resource/MCP",
+            },
+            Case {
+                name: "ipv6",
+                resource: "https://[::1]:9/x",
+                expected: "https://[::1]:9/.well-known/oauth-protected-resource/x",
+            },
         ];
         for case in cases {
-            assert_eq!(well_known_url(case.resource).unwrap(), case.expected, "{}", case.name);
+            assert_eq!(
+                well_known_url(case.resource).unwrap(),
+                case.expected,
+                "{}",
+                case.name
+            );
         }
         assert!(well_known_url("https://h/mcp#x").is_err());
         assert!(well_known_url("/mcp").is_err());
@@ -308,9 +373,13 @@ mod tests {
     fn empty_lists_and_unset_fields_are_omitted() {
         let mut doc = ProtectedResourceMetadata::new("https://h/mcp");
         doc.scopes_supported = vec![];
-        doc.additional.insert("resource_name#de".into(), "Beispiel".into());
+        doc.additional
+            .insert("resource_name#de".into(), "Beispiel".into());
         let json = serde_json::to_string(&doc).unwrap();
-        assert_eq!(json, r#"{"resource":"https://h/mcp","resource_name#de":"Beispiel"}"#);
+        assert_eq!(
+            json,
+            r#"{"resource":"https://h/mcp","resource_name#de":"Beispiel"}"#
+        );
         let back: ProtectedResourceMetadata = serde_json::from_str(&json).unwrap();
         assert_eq!(back, doc);
     }

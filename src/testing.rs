@@ -80,7 +80,9 @@ impl TestIssuer {
     pub fn with_algorithm(issuer: impl Into<String>, alg: Algorithm) -> Self {
         let rng = SystemRandom::new();
         let key = match alg {
-            Algorithm::RS256 => RsaKeyPair::generate(KeySize::Rsa2048).ok().map(SigningKey::Rs256),
+            Algorithm::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                .ok()
+                .map(SigningKey::Rs256),
             Algorithm::EdDSA => Ed25519KeyPair::generate().ok().map(SigningKey::EdDsa),
             _ => None,
         };

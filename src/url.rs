@@ -97,7 +97,10 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
 }
 
 /// Checks an `https` URL, or an `http` one on a loopback host when `allow_http_loopback`.
-pub(crate) fn check_secure(parts: &UrlParts<'_>, allow_http_loopback: bool) -> Result<(), UrlError> {
+pub(crate) fn check_secure(
+    parts: &UrlParts<'_>,
+    allow_http_loopback: bool,
+) -> Result<(), UrlError> {
     if parts.is_https() {
         Ok(())
     } else if parts.is_http() && parts.is_loopback() {
@@ -112,6 +115,7 @@ pub(crate) fn check_secure(parts: &UrlParts<'_>, allow_http_loopback: bool) -> R
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -120,7 +124,13 @@ mod tests {
         let p = split("HTTPS://Mcp.Example.com:8443/a/b?x=1&y").unwrap();
         assert_eq!(
             (p.scheme, p.authority, p.host, p.path, p.query),
-            ("HTTPS", "Mcp.Example.com:8443", "Mcp.Example.com", "/a/b", Some("x=1&y"))
+            (
+                "HTTPS",
+                "Mcp.Example.com:8443",
+                "Mcp.Example.com",
+                "/a/b",
+                Some("x=1&y")
+            )
         );
         assert!(p.is_https());
         let p = split("http://[::1]:80").unwrap();
@@ -153,7 +163,13 @@ mod tests {
         for host in ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "[::1]"] {
             assert!(is_loopback_host(host), "{host}");
         }
-        for host in ["localhost.evil.com", "128.0.0.1", "[::2]", "0.0.0.0", "example.com"] {
+        for host in [
+            "localhost.evil.com",
+            "128.0.0.1",
+            "[::2]",
+            "0.0.0.0",
+            "example.com",
+        ] {
             assert!(!is_loopback_host(host), "{host}");
         }
     }

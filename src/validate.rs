@@ -317,10 +317,14 @@ impl Validator {
         let keys = issuer.keys.current()?;
         let signature = decode_segment(signature_b64)?;
         let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-        let signing_input = token.get(..signing_input_len).unwrap_or_default().as_bytes();
+        let signing_input = token
+            .get(..signing_input_len)
+            .unwrap_or_default()
+            .as_bytes();
         let mut candidates = keys.candidates(header.kid.as_deref(), alg).peekable();
         if candidates.peek().is_none() {
-            let refresh = (header.kid.is_some() && issuer.keys.can_refresh()).then_some(issuer_index);
+            let refresh =
+                (header.kid.is_some() && issuer.keys.can_refresh()).then_some(issuer_index);
             return Err(TokenError {
                 kind: TokenErrorKind::UnknownKey,
                 refresh,
@@ -336,15 +340,15 @@ impl Validator {
         if now >= exp.saturating_add(policy.leeway) {
             return Err(TokenErrorKind::Expired.into());
         }
-        if let Some(nbf) = numeric_date(&claims, "nbf")? {
-            if nbf > now.saturating_add(policy.leeway) {
-                return Err(TokenErrorKind::NotYetValid.into());
-            }
+        if let Some(nbf) = numeric_date(&claims, "nbf")?
+            && nbf > now.saturating_add(policy.leeway)
+        {
+            return Err(TokenErrorKind::NotYetValid.into());
         }
-        if let Some(iat) = numeric_date(&claims, "iat")? {
-            if iat > now.saturating_add(policy.leeway) {
-                return Err(TokenErrorKind::IssuedInFuture.into());
-            }
+        if let Some(iat) = numeric_date(&claims, "iat")?
+            && iat > now.saturating_add(policy.leeway)
+        {
+            return Err(TokenErrorKind::IssuedInFuture.into());
         }
 
         let audience = audience(&claims)?;
@@ -415,7 +419,11 @@ impl ValidatorBuilder {
     ///
     /// [RFC 9068 §2.1]: https://www.rfc-editor.org/rfc/rfc9068#section-2.1
     pub fn require_at_jwt(mut self, strict: bool) -> Self {
-        self.typ = if strict { TypPolicy::Strict } else { TypPolicy::Lenient };
+        self.typ = if strict {
+            TypPolicy::Strict
+        } else {
+            TypPolicy::Lenient
+        };
         self
     }
 
@@ -452,7 +460,12 @@ impl ValidatorBuilder {
         }
         for (i, issuer) in self.issuers.iter().enumerate() {
             check_issuer(&issuer.id, self.allow_http_loopback)?;
-            if self.issuers.iter().take(i).any(|other| other.id == issuer.id) {
+            if self
+                .issuers
+                .iter()
+                .take(i)
+                .any(|other| other.id == issuer.id)
+            {
                 return Err(ConfigError::DuplicateIssuer {
                     issuer: issuer.id.clone(),
                 });
@@ -563,7 +576,10 @@ fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, TokenError> {
                 fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     f.write_str("a json object")
                 }
-                fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut access: A,
+                ) -> Result<UniqueObject, A::Error> {
                     let mut map = Map::new();
                     while let Some(key) = access.next_key::<String>()? {
                         if map.contains_key(&key) {
@@ -588,7 +604,10 @@ fn required_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a st
     optional_str(claims, name)?.ok_or_else(|| TokenErrorKind::MissingClaim.into())
 }
 
-fn optional_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, TokenError> {
+fn optional_str<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, TokenError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -658,6 +677,7 @@ fn scopes(claims: &Map<String, Value>, names: &[String]) -> Result<Vec<String>, 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -669,21 +689,75 @@ mod tests {
             strict: bool,
         }
         let cases = [
-            Case { typ: None, lenient: true, strict: false },
-            Case { typ: Some("at+jwt"), lenient: true, strict: true },
-            Case { typ: Some("AT+JWT"), lenient: true, strict: true },
-            Case { typ: Some("application/at+jwt"), lenient: true, strict: true },
-            Case { typ: Some("Application/AT+JWT"), lenient: true, strict: true },
-            Case { typ: Some("JWT"), lenient: true, strict: false },
-            Case { typ: Some("application/jwt"), lenient: true, strict: false },
-            Case { typ: Some("JOSE"), lenient: false, strict: false },
-            Case { typ: Some("id_token+jwt"), lenient: false, strict: false },
-            Case { typ: Some("application/"), lenient: false, strict: false },
-            Case { typ: Some(""), lenient: false, strict: false },
+            Case {
+                typ: None,
+                lenient: true,
+                strict: false,
+            },
+            Case {
+                typ: Some("at+jwt"),
+                lenient: true,
+                strict: true,
+            },
+            Case {
+                typ: Some("AT+JWT"),
+                lenient: true,
+                strict: true,
+            },
+            Case {
+                typ: Some("application/at+jwt"),
+                lenient: true,
+                strict: true,
+            },
+            Case {
+                typ: Some("Application/AT+JWT"),
+                lenient: true,
+                strict: true,
+            },
+            Case {
+                typ: Some("JWT"),
+                lenient: true,
+                strict: false,
+            },
+            Case {
+                typ: Some("application/jwt"),
+                lenient: true,
+                strict: false,
+            },
+            Case {
+                typ: Some("JOSE"),
+                lenient: false,
+                strict: false,
+            },
+            Case {
+                typ: Some("id_token+jwt"),
+                lenient: false,
+                strict: false,
+            },
+            Case {
+                typ: Some("application/"),
+                lenient: false,
+                strict: false,
+            },
+            Case {
+                typ: Some(""),
+                lenient: false,
+                strict: false,
+            },
         ];
         for case in cases {
-            assert_eq!(TypPolicy::Lenient.accepts(case.typ), case.lenient, "{:?}", case.typ);
-            assert_eq!(TypPolicy::Strict.accepts(case.typ), case.strict, "{:?}", case.typ);
+            assert_eq!(
+                TypPolicy::Lenient.accepts(case.typ),
+                case.lenient,
+                "{:?}",
+                case.typ
+            );
+            assert_eq!(
+                TypPolicy::Strict.accepts(case.typ),
+                case.strict,
+                "{:?}",
+                case.typ
+            );
         }
     }
 
@@ -741,21 +815,32 @@ mod tests {
             base().issuer("http://127.0.0.1:9", keys()).build(),
             Err(ConfigError::InvalidIssuer { .. })
         ));
-        assert!(base()
-            .issuer("http://127.0.0.1:9", keys())
-            .allow_http_loopback(true)
-            .build()
-            .is_ok());
+        assert!(
+            base()
+                .issuer("http://127.0.0.1:9", keys())
+                .allow_http_loopback(true)
+                .build()
+                .is_ok()
+        );
         assert!(matches!(
-            base().issuer("https://a.example", keys()).issuer("https://a.example", keys()).build(),
+            base()
+                .issuer("https://a.example", keys())
+                .issuer("https://a.example", keys())
+                .build(),
             Err(ConfigError::DuplicateIssuer { .. })
         ));
         assert!(matches!(
-            base().issuer("https://a.example", keys()).leeway(301).build(),
+            base()
+                .issuer("https://a.example", keys())
+                .leeway(301)
+                .build(),
             Err(ConfigError::LeewayTooLarge { secs: 301 })
         ));
         assert!(matches!(
-            base().issuer("https://a.example", keys()).algorithms([]).build(),
+            base()
+                .issuer("https://a.example", keys())
+                .algorithms([])
+                .build(),
             Err(ConfigError::NoAlgorithms)
         ));
         assert!(matches!(

@@ -1,10 +1,16 @@
-//! The reference test vectors (§3 of the MCP resource-server checklist), each a named test
-//! against a real axum server over loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The reference test vectors (§3 of the MCP resource-server checklist in
+//! `shared/reference/mcp-auth-spec.md`), each a named test against a real axum server over
+//! loopback. The TypeScript-client regex check and the one-line/`Bearer`-first checks run on
+//! every challenge through `common::challenge`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
+use aws_lc_rs::hmac;
 use common::*;
+use mcp_server_auth::keys::Algorithm;
+use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth::validate::TokenErrorKind;
 use serde_json::Value;
 
 #[tokio::test]
@@ -15,4 +21,534 @@ async fn t0_valid_token_is_accepted_and_reaches_the_handler() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["verified"]["sub"], "test-user");
     assert_eq!(body["verified"]["iss"], ISSUER);
+    assert_eq!(body["verified"]["client_id"], "test-client");
+    assert_eq!(body["verified"]["scopes"], serde_json::json!(["mcp:tools"]));
+}
+
+#[tokio::test]
+async fn t1_metadata_is_public_exact_and_ignores_the_version_header() {
+    let server = start(|b| b).await;
+    assert_eq!(
+        server.metadata_url,
+        server.url("/.well-known/oauth-protected-resource/mcp")
+    );
+    let response = client()
+        .get(&server.metadata_url)
+        .header("mcp-protocol-version", "9999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "public, max-age=3600");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let text = response.text().await.unwrap();
+    // Byte-equal `resource`, checked on the raw text so no JSON normalization can hide a
+    // difference.
+    assert!(
+        text.starts_with(&format!("{{\"resource\":\"{}\",", server.resource)),
+        "{text}"
+    );
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["authorization_servers"], serde_json::json!([ISSUER]));
+    assert_eq!(doc["scopes_supported"], serde_json::json!(["mcp:tools"]));
+    assert_eq!(
+        doc["bearer_methods_supported"],
+        serde_json::json!(["header"])
+    );
+    for (name, value) in doc.as_object().unwrap() {
+        assert_ne!(value, &serde_json::json!([]), "{name} is an empty list");
+    }
+
+    let head = client().head(&server.metadata_url).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "application/json");
+
+    let post = client().post(&server.metadata_url).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers()["allow"], "GET, HEAD, OPTIONS");
+    assert!(post.headers().get("www-authenticate").is_none());
+}
+
+#[tokio::test]
+async fn t2_metadata_preflight_allows_any_origin_and_the_version_header() {
+    let server = start(|b| b).await;
+    let response = client()
+        .request(reqwest::Method::OPTIONS, &server.metadata_url)
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "mcp-protocol-version")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let headers = response.headers();
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let allowed = headers["access-control-allow-headers"].to_str().unwrap();
+    assert!(
+        allowed
+            .split(',')
+            .any(|h| h.trim().eq_ignore_ascii_case("mcp-protocol-version")),
+        "{allowed}"
+    );
+    assert!(
+        headers["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+}
+
+#[tokio::test]
+async fn t3_missing_token_gets_401_with_metadata_and_scope_but_no_error() {
+    let server = start(|b| b).await;
+    let response = post_mcp(&server, None).await;
+    assert_eq!(response.status(), 401);
+    let challenge = challenge(&response);
+    assert_eq!(challenge.scheme(), "Bearer");
+    assert_eq!(
+        challenge.get("resource_metadata"),
+        Some(server.metadata_url.as_str())
+    );
+    assert_eq!(challenge.get("scope"), Some("mcp:tools"));
+    assert_eq!(challenge.get("error"), None);
+    assert_eq!(challenge.get("error_description"), None);
+}
+
+#[tokio::test]
+async fn t3_missing_token_error_param_is_available_as_a_compat_flag() {
+    let server = start(|b| b.error_on_missing_token(true)).await;
+    let response = post_mcp(&server, None).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(challenge(&response).get("error"), Some("invalid_token"));
+}
+
+#[tokio::test]
+async fn t4_lowercase_bearer_scheme_is_accepted() {
+    let server = start(|b| b).await;
+    let token = server.token();
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        let response = post_mcp(&server, Some(&format!("{scheme} {token}"))).await;
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn t5_basic_credentials_count_as_no_credentials() {
+    let server = start(|b| b).await;
+    let response = post_mcp(&server, Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l")).await;
+    assert_eq!(response.status(), 401);
+    let challenge = challenge(&response);
+    assert_eq!(challenge.get("error"), None);
+    assert_eq!(
+        challenge.get("resource_metadata"),
+        Some(server.metadata_url.as_str())
+    );
+}
+
+#[tokio::test]
+async fn t6_expired_token_gets_invalid_token_challenge() {
+    let server = start(|b| b).await;
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .expires_in(-3600)
+        .sign();
+    assert_eq!(server.reason(&token), Err(TokenErrorKind::Expired));
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t7_audience_for_another_resource_is_rejected() {
+    let server = start(|b| b).await;
+    let token = server
+        .issuer
+        .token()
+        .audience("https://other.example.com/mcp")
+        .scope("mcp:tools")
+        .sign();
+    assert_eq!(server.reason(&token), Err(TokenErrorKind::WrongAudience));
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t7_missing_audience_is_rejected() {
+    let server = start(|b| b).await;
+    let token = server.issuer.token().scope("mcp:tools").sign();
+    assert_eq!(server.reason(&token), Err(TokenErrorKind::MissingClaim));
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t7_audience_array_without_this_resource_is_rejected() {
+    let server = start(|b| b).await;
+    let token = server
+        .issuer
+        .token()
+        .claim(
+            "aud",
+            serde_json::json!(["https://a.example/mcp", "https://b.example"]),
+        )
+        .scope("mcp:tools")
+        .sign();
+    assert_eq!(server.reason(&token), Err(TokenErrorKind::WrongAudience));
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t8_alg_none_is_rejected() {
+    let server = start(|b| b).await;
+    let header = b64(br#"{"alg":"none","typ":"at+jwt"}"#);
+    let claims = format!(
+        r#"{{"iss":"{ISSUER}","aud":"{}","exp":{},"scope":"mcp:tools"}}"#,
+        server.resource,
+        mcp_server_auth::testing::unix_now() + 600
+    );
+    let token = format!("{header}.{}.", b64(claims.as_bytes()));
+    assert_eq!(
+        server.reason(&token),
+        Err(TokenErrorKind::UnsupportedAlgorithm)
+    );
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t8_hs256_signed_with_the_rsa_public_key_is_rejected() {
+    let issuer = TestIssuer::with_algorithm(ISSUER, Algorithm::RS256);
+    let server = start_with_issuer(issuer, |b| b).await;
+    let secret = server.issuer.public_key_pem();
+    let header = b64(format!(r#"{{"alg":"HS256","kid":"{}"}}"#, server.issuer.kid()).as_bytes());
+    let claims = b64(format!(
+        r#"{{"iss":"{ISSUER}","aud":"{}","exp":{},"scope":"mcp:tools"}}"#,
+        server.resource,
+        mcp_server_auth::testing::unix_now() + 600
+    )
+    .as_bytes());
+    let input = format!("{header}.{claims}");
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let token = format!(
+        "{input}.{}",
+        b64(hmac::sign(&key, input.as_bytes()).as_ref())
+    );
+    assert_eq!(
+        server.reason(&token),
+        Err(TokenErrorKind::UnsupportedAlgorithm)
+    );
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t8_unknown_kid_is_rejected_after_the_refresh_attempt() {
+    let server = start(|b| b).await;
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .header("kid", "rotated-away")
+        .sign();
+    assert_eq!(server.reason(&token), Err(TokenErrorKind::UnknownKey));
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t9_untrusted_issuer_is_rejected() {
+    let server = start(|b| b).await;
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .claim("iss", "https://evil.example.com")
+        .sign();
+    assert_eq!(server.reason(&token), Err(TokenErrorKind::UntrustedIssuer));
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t9_token_signed_by_another_trusted_issuers_key_is_rejected() {
+    let other = TestIssuer::new("https://other-as.example.com");
+    let other_keys = other.keys();
+    let server = start(|b| b.issuer(other.issuer(), other_keys)).await;
+    // Claims say our issuer, key id says ours, but the other issuer signed it.
+    let forged = other
+        .token()
+        .claim("iss", ISSUER)
+        .header("kid", server.issuer.kid())
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .sign();
+    assert_eq!(server.reason(&forged), Err(TokenErrorKind::BadSignature));
+    assert_invalid_token(&server, &forged).await;
+    // Same, with the other issuer's own kid: that key is not among our issuer's keys.
+    let forged = other
+        .token()
+        .claim("iss", ISSUER)
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .sign();
+    assert_eq!(server.reason(&forged), Err(TokenErrorKind::UnknownKey));
+    assert_invalid_token(&server, &forged).await;
+    // The other issuer's genuine token is fine: each issuer has its own keys.
+    let genuine = other
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .sign();
+    assert_eq!(post_token(&server, &genuine).await.status(), 200);
+}
+
+#[tokio::test]
+async fn t10_typ_jwt_is_rejected_in_strict_mode() {
+    let server = start(|b| b.require_at_jwt(true)).await;
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .header("typ", "JWT")
+        .sign();
+    assert_eq!(server.reason(&token), Err(TokenErrorKind::UnacceptedType));
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t10_typ_at_jwt_in_upper_case_is_accepted() {
+    let server = start(|b| b.require_at_jwt(true)).await;
+    for typ in ["AT+JWT", "application/AT+JWT", "at+jwt"] {
+        let token = server
+            .issuer
+            .token()
+            .audience(server.resource.clone())
+            .scope("mcp:tools")
+            .header("typ", typ)
+            .sign();
+        assert_eq!(post_token(&server, &token).await.status(), 200, "{typ}");
+    }
+}
+
+#[tokio::test]
+async fn t11_missing_scope_gets_403_insufficient_scope_naming_it() {
+    let server = start(|b| b.require_scope("mcp:read")).await;
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .sign();
+    let response = post_token(&server, &token).await;
+    assert_eq!(response.status(), 403);
+    let challenge = challenge(&response);
+    assert_eq!(challenge.get("error"), Some("insufficient_scope"));
+    assert_eq!(challenge.get("scope"), Some("mcp:tools mcp:read"));
+    assert_eq!(
+        challenge.get("resource_metadata"),
+        Some(server.metadata_url.as_str())
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+}
+
+#[tokio::test]
+async fn t11_expired_token_without_scope_gets_401_not_403() {
+    let server = start(|b| b).await;
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .expires_in(-3600)
+        .sign();
+    assert_invalid_token(&server, &token).await;
+}
+
+#[tokio::test]
+async fn t12_broader_scope_implying_the_required_one_is_accepted() {
+    let server = start(|b| b.scope_implies("mcp:admin", "mcp:tools")).await;
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:admin")
+        .sign();
+    assert_eq!(post_token(&server, &token).await.status(), 200);
+
+    // Without the rule, the same token is short of scope.
+    let strict = start(|b| b).await;
+    let token = strict
+        .issuer
+        .token()
+        .audience(strict.resource.clone())
+        .scope("mcp:admin")
+        .sign();
+    assert_eq!(post_token(&strict, &token).await.status(), 403);
+}
+
+#[tokio::test]
+async fn t13_token_only_in_query_is_treated_as_unauthenticated() {
+    let server = start(|b| b).await;
+    let url = format!("{}?access_token={}", server.mcp(), server.token());
+    let response = client().post(url).body("{}").send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(challenge(&response).get("error"), None);
+}
+
+#[tokio::test]
+async fn t13_header_and_query_token_together_get_400_invalid_request() {
+    let server = start(|b| b).await;
+    let token = server.token();
+    let url = format!("{}?access_token={token}", server.mcp());
+    let response = client()
+        .post(url)
+        .header("authorization", format!("Bearer {token}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let challenge = challenge(&response);
+    assert_eq!(challenge.get("error"), Some("invalid_request"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn t13_malformed_credentials_get_400_invalid_request() {
+    let server = start(|b| b).await;
+    let token = server.token();
+    for (name, value) in [
+        ("empty token", "Bearer".to_owned()),
+        ("trailing junk", format!("Bearer {token} junk")),
+        ("comma list", format!("Bearer {token}, Basic abc")),
+    ] {
+        let response = post_mcp(&server, Some(&value)).await;
+        assert_eq!(response.status(), 400, "{name}");
+        assert_eq!(
+            challenge(&response).get("error"),
+            Some("invalid_request"),
+            "{name}"
+        );
+    }
+    let response = client()
+        .post(server.mcp())
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "two Authorization headers");
+}
+
+#[tokio::test]
+async fn t20_challenge_values_never_carry_token_content() {
+    let server = start(|b| b).await;
+    let hostile_kid = "evil\"kid\\\", error=\"none";
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .header("kid", hostile_kid)
+        .claim("sub", "\"sub\\")
+        .sign();
+    let response = post_token(&server, &token).await;
+    assert_eq!(response.status(), 401);
+    let raw = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let parsed = challenge(&response);
+    let names: Vec<&str> = parsed.params().iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["error", "error_description", "scope", "resource_metadata"]
+    );
+    assert_eq!(parsed.get("error"), Some("invalid_token"));
+    assert!(!raw.contains("evil"), "{raw}");
+    let body = response.text().await.unwrap();
+    assert!(!body.contains("evil"), "{body}");
+    assert!(!body.contains(&token));
+}
+
+#[tokio::test]
+async fn t21_authorization_header_is_removed_and_claims_are_in_extensions() {
+    let server = start(|b| b).await;
+    let response = post_token(&server, &server.token()).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["authorization_header_seen"], false);
+    assert_eq!(body["verified"]["sub"], "test-user");
+}
+
+#[tokio::test]
+async fn t21_authorization_header_can_be_kept_on_request() {
+    let server = start(|b| b.keep_authorization_header(true)).await;
+    let response = post_token(&server, &server.token()).await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["authorization_header_seen"], true);
+}
+
+#[tokio::test]
+async fn client_credentials_token_without_a_human_user_is_accepted() {
+    let server = start(|b| b).await;
+    let token = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .subject("svc-client")
+        .claim("client_id", "svc-client")
+        .sign();
+    let response = post_token(&server, &token).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["verified"]["sub"], body["verified"]["client_id"]);
+    let no_sub = server
+        .issuer
+        .token()
+        .audience(server.resource.clone())
+        .scope("mcp:tools")
+        .without_claim("sub")
+        .sign();
+    assert_eq!(post_token(&server, &no_sub).await.status(), 200);
+}
+
+#[tokio::test]
+async fn scp_array_and_string_forms_grant_scopes() {
+    let server = start(|b| b).await;
+    for scp in [
+        serde_json::json!(["mcp:tools", "other"]),
+        serde_json::json!("other mcp:tools"),
+    ] {
+        let token = server
+            .issuer
+            .token()
+            .audience(server.resource.clone())
+            .claim("scp", scp.clone())
+            .sign();
+        assert_eq!(post_token(&server, &token).await.status(), 200, "{scp}");
+    }
+}
+
+#[tokio::test]
+async fn every_path_and_method_under_the_layer_is_protected() {
+    let server = start(|b| b).await;
+    for method in ["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"] {
+        for path in [
+            "/mcp",
+            "/mcp/",
+            "/other",
+            "/.well-known/oauth-protected-resource",
+        ] {
+            let response = client()
+                .request(method.parse().unwrap(), server.url(path))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 401, "{method} {path}");
+        }
+    }
 }

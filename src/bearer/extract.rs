@@ -1,7 +1,7 @@
 //! Reading the bearer token from a request ([RFC 6750 §2], [OAuth 2.1 §5.1]).
 
-use http::header::{self, HeaderMap};
 use http::Uri;
+use http::header::{self, HeaderMap};
 
 /// What a request presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,15 +81,12 @@ pub fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<Credentials<'a>,
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
 fn is_b64token(token: &[u8]) -> bool {
-    let body_len = token
-        .iter()
-        .position(|b| *b == b'=')
-        .unwrap_or(token.len());
+    let body_len = token.iter().position(|b| *b == b'=').unwrap_or(token.len());
     let (body, padding) = token.split_at(body_len);
     !body.is_empty()
-        && body
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
         && padding.iter().all(|b| *b == b'=')
 }
 
@@ -138,6 +135,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use http::HeaderValue;
@@ -145,7 +143,10 @@ mod tests {
     fn run(values: &[&[u8]], uri: &str) -> Result<Option<String>, ExtractError> {
         let mut headers = HeaderMap::new();
         for value in values {
-            headers.append(header::AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+            headers.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_bytes(value).unwrap(),
+            );
         }
         let uri: Uri = uri.parse().unwrap();
         extract(&headers, &uri).map(|c| match c {
@@ -164,32 +165,162 @@ mod tests {
         }
         use ExtractError::*;
         let cases = [
-            Case { name: "no header", headers: &[], uri: "/mcp", expected: Ok(None) },
-            Case { name: "bearer", headers: &[b"Bearer abc.def-_~+/=="], uri: "/mcp", expected: Ok(Some("abc.def-_~+/==")) },
-            Case { name: "lowercase scheme", headers: &[b"bearer abc"], uri: "/mcp", expected: Ok(Some("abc")) },
-            Case { name: "mixed case scheme", headers: &[b"BeArEr abc"], uri: "/mcp", expected: Ok(Some("abc")) },
-            Case { name: "several spaces", headers: &[b"Bearer    abc"], uri: "/mcp", expected: Ok(Some("abc")) },
-            Case { name: "other scheme", headers: &[b"Basic YWxhZGRpbjpvcGVuc2VzYW1l"], uri: "/mcp", expected: Ok(None) },
-            Case { name: "scheme prefix only", headers: &[b"Bearerabc"], uri: "/mcp", expected: Ok(None) },
-            Case { name: "dpop scheme", headers: &[b"DPoP abc"], uri: "/mcp", expected: Ok(None) },
-            Case { name: "query only", headers: &[], uri: "/mcp?access_token=abc", expected: Ok(None) },
-            Case { name: "query and other scheme", headers: &[b"Basic x"], uri: "/mcp?access_token=abc", expected: Ok(None) },
-            Case { name: "empty bearer", headers: &[b"Bearer"], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "bearer and spaces", headers: &[b"Bearer   "], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "trailing junk", headers: &[b"Bearer abc def"], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "trailing space", headers: &[b"Bearer abc "], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "comma", headers: &[b"Bearer abc,def"], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "tab separator", headers: &[b"Bearer\tabc"], uri: "/mcp", expected: Ok(None) },
-            Case { name: "padding inside", headers: &[b"Bearer ab=c"], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "only padding", headers: &[b"Bearer =="], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "quote", headers: &[b"Bearer \"abc\""], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "non-ascii", headers: &[b"Bearer ab\xc3\xa9"], uri: "/mcp", expected: Err(Malformed) },
-            Case { name: "two headers", headers: &[b"Bearer a", b"Bearer b"], uri: "/mcp", expected: Err(RepeatedHeader) },
-            Case { name: "two headers of other schemes", headers: &[b"Basic a", b"Basic b"], uri: "/mcp", expected: Err(RepeatedHeader) },
-            Case { name: "header and query", headers: &[b"Bearer a"], uri: "/mcp?x=1&access_token=b", expected: Err(MultipleMethods) },
-            Case { name: "header and encoded query name", headers: &[b"Bearer a"], uri: "/mcp?access%5Ftoken=b", expected: Err(MultipleMethods) },
-            Case { name: "header and empty query token", headers: &[b"Bearer a"], uri: "/mcp?access_token", expected: Err(MultipleMethods) },
-            Case { name: "similar query name", headers: &[b"Bearer a"], uri: "/mcp?access_tokens=b&xaccess_token=c", expected: Ok(Some("a")) },
+            Case {
+                name: "no header",
+                headers: &[],
+                uri: "/mcp",
+                expected: Ok(None),
+            },
+            Case {
+                name: "bearer",
+                headers: &[b"Bearer abc.def-_~+/=="],
+                uri: "/mcp",
+                expected: Ok(Some("abc.def-_~+/==")),
+            },
+            Case {
+                name: "lowercase scheme",
+                headers: &[b"bearer abc"],
+                uri: "/mcp",
+                expected: Ok(Some("abc")),
+            },
+            Case {
+                name: "mixed case scheme",
+                headers: &[b"BeArEr abc"],
+                uri: "/mcp",
+                expected: Ok(Some("abc")),
+            },
+            Case {
+                name: "several spaces",
+                headers: &[b"Bearer    abc"],
+                uri: "/mcp",
+                expected: Ok(Some("abc")),
+            },
+            Case {
+                name: "other scheme",
+                headers: &[b"Basic YWxhZGRpbjpvcGVuc2VzYW1l"],
+                uri: "/mcp",
+                expected: Ok(None),
+            },
+            Case {
+                name: "scheme prefix only",
+                headers: &[b"Bearerabc"],
+                uri: "/mcp",
+                expected: Ok(None),
+            },
+            Case {
+                name: "dpop scheme",
+                headers: &[b"DPoP abc"],
+                uri: "/mcp",
+                expected: Ok(None),
+            },
+            Case {
+                name: "query only",
+                headers: &[],
+                uri: "/mcp?access_token=abc",
+                expected: Ok(None),
+            },
+            Case {
+                name: "query and other scheme",
+                headers: &[b"Basic x"],
+                uri: "/mcp?access_token=abc",
+                expected: Ok(None),
+            },
+            Case {
+                name: "empty bearer",
+                headers: &[b"Bearer"],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "bearer and spaces",
+                headers: &[b"Bearer   "],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "trailing junk",
+                headers: &[b"Bearer abc def"],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "trailing space",
+                headers: &[b"Bearer abc "],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "comma",
+                headers: &[b"Bearer abc,def"],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "tab separator",
+                headers: &[b"Bearer\tabc"],
+                uri: "/mcp",
+                expected: Ok(None),
+            },
+            Case {
+                name: "padding inside",
+                headers: &[b"Bearer ab=c"],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "only padding",
+                headers: &[b"Bearer =="],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "quote",
+                headers: &[b"Bearer \"abc\""],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "non-ascii",
+                headers: &[b"Bearer ab\xc3\xa9"],
+                uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "two headers",
+                headers: &[b"Bearer a", b"Bearer b"],
+                uri: "/mcp",
+                expected: Err(RepeatedHeader),
+            },
+            Case {
+                name: "two headers of other schemes",
+                headers: &[b"Basic a", b"Basic b"],
+                uri: "/mcp",
+                expected: Err(RepeatedHeader),
+            },
+            Case {
+                name: "header and query",
+                headers: &[b"Bearer a"],
+                uri: "/mcp?x=1&access_token=b",
+                expected: Err(MultipleMethods),
+            },
+            Case {
+                name: "header and encoded query name",
+                headers: &[b"Bearer a"],
+                uri: "/mcp?access%5Ftoken=b",
+                expected: Err(MultipleMethods),
+            },
+            Case {
+                name: "header and empty query token",
+                headers: &[b"Bearer a"],
+                uri: "/mcp?access_token",
+                expected: Err(MultipleMethods),
+            },
+            Case {
+                name: "similar query name",
+                headers: &[b"Bearer a"],
+                uri: "/mcp?access_tokens=b&xaccess_token=c",
+                expected: Ok(Some("a")),
+            },
         ];
         for case in cases {
             let got = run(case.headers, case.uri);

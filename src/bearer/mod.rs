@@ -6,12 +6,12 @@
 //! |---|---|---|
 //! | no `Authorization`, another scheme, or a token only in `?access_token=` | 401 | `resource_metadata`, `scope`; **no** `error` (RFC 6750 §3.1) |
 //! | two `Authorization` headers, header plus query token, empty token, junk after it | 400 | `error="invalid_request"` |
-//! | any problem with the token ([`TokenErrorKind`](crate::validate::TokenErrorKind)) | 401 | `error="invalid_token"` |
+//! | any problem with the token ([`crate::validate::TokenErrorKind`]) | 401 | `error="invalid_token"` |
 //! | valid token without the endpoint scope | 403 | `error="insufficient_scope"`, `scope` |
 //! | the issuer's keys are unavailable | 503 | none; `Retry-After` |
 //!
 //! Every challenge carries `resource_metadata`. On success the request reaches the inner
-//! service with a [`VerifiedToken`] in its extensions and, unless configured otherwise, without
+//! service with a [`VerifiedToken`](crate::VerifiedToken) in its extensions and, unless configured otherwise, without
 //! its `Authorization` header, so the token cannot be passed on. Response bodies of the inner
 //! service flow through untouched. Each rejection carries an [`AuthError`] in its response
 //! extensions.

@@ -13,6 +13,7 @@ use super::{AuthError, AuthErrorKind};
 use crate::body::{FullBody, ResponseBody, json_response};
 use crate::challenge::{Challenge, ErrorCode};
 use crate::keys::KeySource;
+use crate::scope::ScopeHierarchy;
 use crate::token::VerifiedToken;
 use crate::validate::Validator;
 
@@ -21,6 +22,7 @@ use crate::validate::Validator;
 pub(crate) struct Config {
     pub(crate) validator: Validator,
     pub(crate) required_scopes: Vec<String>,
+    pub(crate) hierarchy: ScopeHierarchy,
     pub(crate) resource_metadata_url: String,
     pub(crate) strip_authorization: bool,
     pub(crate) error_on_missing_token: bool,
@@ -51,7 +53,11 @@ impl Config {
                 refresh: self.validator.refresh_source(&err),
                 error: err.into(),
             })?;
-        if self.required_scopes.iter().all(|s| verified.has_scope(s)) {
+        if self
+            .required_scopes
+            .iter()
+            .all(|s| self.hierarchy.satisfies(verified.scopes(), s))
+        {
             Ok(verified)
         } else {
             Err(denied(AuthError::insufficient_scope()))
@@ -71,7 +77,8 @@ impl Config {
         tracing::debug!(target: crate::TRACE_TARGET, %error, reason = error.description(), "request rejected");
         let (code, body_error) = match error.kind() {
             AuthErrorKind::MissingCredentials => (
-                self.error_on_missing_token.then_some(ErrorCode::InvalidToken),
+                self.error_on_missing_token
+                    .then_some(ErrorCode::InvalidToken),
                 "invalid_token",
             ),
             AuthErrorKind::InvalidRequest => (Some(ErrorCode::InvalidRequest), "invalid_request"),
@@ -90,9 +97,7 @@ impl Config {
         } else {
             let mut challenge = Challenge::bearer();
             if let Some(code) = code {
-                challenge = challenge
-                    .error(code)
-                    .error_description(error.description());
+                challenge = challenge.error(code).error_description(error.description());
             }
             let challenge = challenge
                 .scope(&self.required_scopes)

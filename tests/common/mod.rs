@@ -73,7 +73,10 @@ pub async fn start_with_issuer(
     let auth = configure(builder).build().unwrap();
     let metadata_url = auth.metadata_url().to_owned();
     let app = Router::new()
-        .route("/mcp", post(echo_identity).get(echo_identity).delete(echo_identity))
+        .route(
+            "/mcp",
+            post(echo_identity).get(echo_identity).delete(echo_identity),
+        )
         .layer(auth.layer());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Server {
@@ -102,10 +105,7 @@ async fn echo_identity(
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// POSTs an `initialize`-like JSON-RPC body to `/mcp` with the given `Authorization` value.
@@ -127,14 +127,21 @@ pub async fn post_token(server: &Server, token: &str) -> reqwest::Response {
 /// Reads the single `WWW-Authenticate` header, checks it is one line with `Bearer` first,
 /// parses it, and checks the official TypeScript client's regex reads the same values.
 pub fn challenge(response: &reqwest::Response) -> ParsedChallenge {
-    let values: Vec<_> = response.headers().get_all("www-authenticate").iter().collect();
+    let values: Vec<_> = response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .collect();
     assert_eq!(values.len(), 1, "exactly one WWW-Authenticate header");
     let text = values[0].to_str().expect("printable ASCII challenge");
     assert!(!text.contains(['\r', '\n']), "one line: {text}");
     assert!(text.starts_with("Bearer "), "Bearer first: {text}");
     let parsed = ParsedChallenge::parse(text).expect("well-formed challenge");
     for (name, value) in parsed.params() {
-        assert!(!value.contains(['"', '\\']), "no quote or backslash in {name}");
+        assert!(
+            !value.contains(['"', '\\']),
+            "no quote or backslash in {name}"
+        );
         assert_eq!(
             ts_client_field(text, name).as_deref(),
             Some(value.as_str()),
@@ -164,7 +171,10 @@ pub async fn assert_invalid_token(server: &Server, token: &str) {
     assert_eq!(response.status(), 401, "status");
     let challenge = challenge(&response);
     assert_eq!(challenge.get("error"), Some("invalid_token"));
-    assert_eq!(challenge.get("resource_metadata"), Some(server.metadata_url.as_str()));
+    assert_eq!(
+        challenge.get("resource_metadata"),
+        Some(server.metadata_url.as_str())
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
 }
@@ -172,4 +182,36 @@ pub async fn assert_invalid_token(server: &Server, token: &str) {
 pub fn b64(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Like [`start_with_issuer`], but the issuer's tokens are verified with `keys` instead of the
+/// issuer's own key set (for key documents that mark, drop or add keys).
+pub async fn start_with_keys(
+    issuer: TestIssuer,
+    keys: mcp_server_auth::keys::StaticKeys,
+    configure: impl FnOnce(McpAuthBuilder) -> McpAuthBuilder,
+) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let builder = McpAuth::builder(resource.clone())
+        .issuer(issuer.issuer(), keys)
+        .require_scope("mcp:tools")
+        .allow_http_loopback(true);
+    let auth = configure(builder).build().unwrap();
+    let metadata_url = auth.metadata_url().to_owned();
+    let app = Router::new()
+        .route(
+            "/mcp",
+            post(echo_identity).get(echo_identity).delete(echo_identity),
+        )
+        .layer(auth.layer());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Server {
+        addr,
+        resource,
+        metadata_url,
+        issuer,
+        auth,
+    }
 }
