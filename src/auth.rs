@@ -382,3 +382,45 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::future::Ready;
+
+    use super::*;
+    use crate::bearer;
+
+    #[derive(Clone)]
+    struct Svc;
+
+    impl Service<Request<String>> for Svc {
+        type Response = Response<String>;
+        type Error = Infallible;
+        type Future = Ready<Result<Response<String>, Infallible>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _request: Request<String>) -> Self::Future {
+            std::future::ready(Ok(Response::new(String::new())))
+        }
+    }
+
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+
+    #[test]
+    fn layers_services_and_futures_are_send_sync_and_clone() {
+        send_sync_clone::<McpAuth>();
+        send_sync_clone::<McpAuthLayer>();
+        send_sync_clone::<MetadataLayer>();
+        send_sync_clone::<BearerAuthLayer>();
+        send_sync_clone::<ServeMetadata<BearerAuth<Svc>>>();
+        send_sync_clone::<crate::VerifiedToken>();
+        send::<bearer::ResponseFuture<Svc, String>>();
+        send::<crate::future::EitherResponse<<BearerAuth<Svc> as Service<Request<String>>>::Future>>();
+        send::<ResponseBody<String>>();
+    }
+}

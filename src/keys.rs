@@ -824,7 +824,7 @@ mod tests {
             {"kty":"RSA","n":"AQAB","e":"AQAB","kid":"tiny"},
             {"kty":"EC","crv":"P-256","x":"!!","y":"AA","kid":"bad"},
             {"kty":"OKP","crv":"X25519","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","kid":"x"},
-            {"kty":"what","kid":7},
+            {"kty":"what","kid":"w"},
             "not an object"
         ]}"#;
         let set = KeySet::from_jwks(doc).unwrap();

@@ -153,8 +153,8 @@ impl TokenErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenError {
     kind: TokenErrorKind,
-    /// For [`TokenErrorKind::UnknownKey`]: the issuer whose source may refresh, and whether the
-    /// token named a `kid` (a refresh only helps then).
+    /// For [`TokenErrorKind::UnknownKey`] with a `kid`: the index of the issuer whose key
+    /// source may learn that key by refreshing.
     refresh: Option<usize>,
     retry_after: Option<u64>,
 }
@@ -373,8 +373,7 @@ impl Validator {
         ))
     }
 
-    /// The key source to refresh for this error, and the `kid` to ask for, when a refresh might
-    /// turn it into a success.
+    /// The key source to refresh when a refresh might turn this error into a success.
     pub(crate) fn refresh_source(&self, error: &TokenError) -> Option<&Arc<dyn KeySource>> {
         let index = error.refresh?;
         self.inner.issuers.get(index).map(|i| &i.keys)
