@@ -420,7 +420,8 @@ mod tests {
         send_sync_clone::<ServeMetadata<BearerAuth<Svc>>>();
         send_sync_clone::<crate::VerifiedToken>();
         send::<bearer::ResponseFuture<Svc, String>>();
-        send::<crate::future::EitherResponse<<BearerAuth<Svc> as Service<Request<String>>>::Future>>();
+        send::<crate::future::EitherResponse<<BearerAuth<Svc> as Service<Request<String>>>::Future>>(
+        );
         send::<ResponseBody<String>>();
     }
 }

@@ -117,13 +117,17 @@ where
     }
 }
 
-/// A small JSON error response, `{"error":…,"error_description":…}`, from fixed strings.
+/// A small JSON error response, `{"error":…,"error_description":…}` (without `error` when
+/// there is no code), from fixed strings.
 pub(crate) fn json_response(
     status: StatusCode,
-    error: &'static str,
+    error: Option<&'static str>,
     description: &'static str,
 ) -> Response<FullBody> {
-    let body = serde_json::json!({ "error": error, "error_description": description });
+    let body = match error {
+        Some(error) => serde_json::json!({ "error": error, "error_description": description }),
+        None => serde_json::json!({ "error_description": description }),
+    };
     let mut response = Response::new(FullBody::new(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();

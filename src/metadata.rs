@@ -223,7 +223,7 @@ impl MetadataDocument {
         } else {
             let mut response = crate::body::json_response(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                Some("method_not_allowed"),
                 "The metadata document supports GET, HEAD and OPTIONS",
             );
             response

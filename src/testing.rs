@@ -278,6 +278,11 @@ impl TokenBuilder<'_> {
         self.claim("sub", subject.into())
     }
 
+    /// Sets `client_id`.
+    pub fn client_id(self, client_id: impl Into<String>) -> Self {
+        self.claim("client_id", client_id.into())
+    }
+
     /// Sets `exp` to now plus `secs` (negative for the past).
     pub fn expires_in(self, secs: i64) -> Self {
         let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);

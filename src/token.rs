@@ -52,6 +52,12 @@ impl VerifiedToken {
         }
     }
 
+    /// The token the auth layer put in these request extensions, if any. In an rmcp tool:
+    /// `VerifiedToken::from_extensions(&parts.extensions)`.
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<&VerifiedToken> {
+        extensions.get::<VerifiedToken>()
+    }
+
     /// The `iss` claim: one of the configured issuers, byte for byte.
     pub fn issuer(&self) -> &str {
         &self.inner.issuer

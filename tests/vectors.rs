@@ -114,6 +114,13 @@ async fn t3_missing_token_gets_401_with_metadata_and_scope_but_no_error() {
     assert_eq!(challenge.get("scope"), Some("mcp:tools"));
     assert_eq!(challenge.get("error"), None);
     assert_eq!(challenge.get("error_description"), None);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body.get("error"),
+        None,
+        "body agrees with the challenge: no error code"
+    );
+    assert_eq!(body["error_description"], "No access token was provided");
 }
 
 #[tokio::test]
@@ -122,6 +129,8 @@ async fn t3_missing_token_error_param_is_available_as_a_compat_flag() {
     let response = post_mcp(&server, None).await;
     assert_eq!(response.status(), 401);
     assert_eq!(challenge(&response).get("error"), Some("invalid_token"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token");
 }
 
 #[tokio::test]
@@ -500,7 +509,7 @@ async fn client_credentials_token_without_a_human_user_is_accepted() {
         .audience(server.resource.clone())
         .scope("mcp:tools")
         .subject("svc-client")
-        .claim("client_id", "svc-client")
+        .client_id("svc-client")
         .sign();
     let response = post_token(&server, &token).await;
     assert_eq!(response.status(), 200);

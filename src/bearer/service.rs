@@ -75,18 +75,20 @@ impl Config {
 
     pub(crate) fn reject(&self, error: AuthError) -> Response<FullBody> {
         tracing::debug!(target: crate::TRACE_TARGET, %error, reason = error.description(), "request rejected");
-        let (code, body_error) = match error.kind() {
-            AuthErrorKind::MissingCredentials => (
-                self.error_on_missing_token
-                    .then_some(ErrorCode::InvalidToken),
-                "invalid_token",
-            ),
-            AuthErrorKind::InvalidRequest => (Some(ErrorCode::InvalidRequest), "invalid_request"),
-            AuthErrorKind::InvalidToken => (Some(ErrorCode::InvalidToken), "invalid_token"),
-            AuthErrorKind::InsufficientScope => {
-                (Some(ErrorCode::InsufficientScope), "insufficient_scope")
-            }
-            AuthErrorKind::Unavailable => (None, "temporarily_unavailable"),
+        // The body names the same error code as the challenge; a request without credentials
+        // has none (RFC 6750 §3.1) unless the compatibility flag asks for `invalid_token`.
+        let code = match error.kind() {
+            AuthErrorKind::MissingCredentials => self
+                .error_on_missing_token
+                .then_some(ErrorCode::InvalidToken),
+            AuthErrorKind::InvalidRequest => Some(ErrorCode::InvalidRequest),
+            AuthErrorKind::InvalidToken => Some(ErrorCode::InvalidToken),
+            AuthErrorKind::InsufficientScope => Some(ErrorCode::InsufficientScope),
+            AuthErrorKind::Unavailable => None,
+        };
+        let body_error = match error.kind() {
+            AuthErrorKind::Unavailable => Some("temporarily_unavailable"),
+            _ => code.map(ErrorCode::as_str),
         };
         let mut response = json_response(error.status(), body_error, error.description());
         if error.kind() == AuthErrorKind::Unavailable {

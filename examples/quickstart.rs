@@ -1,0 +1,327 @@
+//! Quickstart: an MCP server that only answers requests carrying a valid OAuth access token.
+//!
+//! ```text
+//! cargo run --example quickstart            # http://127.0.0.1:8080/mcp
+//! PORT=9000 cargo run --example quickstart  # http://127.0.0.1:9000/mcp
+//! ```
+//!
+//! No identity provider is needed: tokens come from an **embedded development issuer**
+//! ([`TestIssuer`]) whose signing key is generated in memory at every start. The program prints
+//! ready-made tokens and `curl` commands that walk through 401 → metadata → 200.
+//!
+//! # DEVELOPMENT ONLY
+//!
+//! **Never use [`TestIssuer`] in production.** Whoever runs this program holds the signing key
+//! and can mint any token the server accepts. A real deployment trusts its authorization
+//! server's published keys instead; see the `protected_server` example.
+//!
+//! # What is where
+//!
+//! * The MCP server is an rmcp [`StreamableHttpService`] in stateless JSON mode, so each `curl`
+//!   POST stands alone: no session, no SSE stream.
+//! * It is nested at `/mcp` in an axum [`Router`], and [`McpAuth::layer`] wraps the whole
+//!   router: it answers the protected resource metadata (RFC 9728) at
+//!   `/.well-known/oauth-protected-resource/mcp` and refuses every other request without a
+//!   valid bearer token (401 with a `WWW-Authenticate` challenge that points clients to the
+//!   metadata).
+//! * Requests that pass reach the tools with a [`VerifiedToken`] in the HTTP request's
+//!   extensions, and without their `Authorization` header (tools must never forward the
+//!   client's token). The tools read it from the `http::request::Parts` rmcp hands them.
+
+use std::error::Error;
+use std::net::SocketAddr;
+
+use axum::Router;
+use http::request::Parts;
+use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth::{McpAuth, VerifiedToken};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::Extension;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+/// The scope every request to the MCP endpoint needs.
+const TOOLS_SCOPE: &str = "mcp:tools";
+/// The extra scope the `admin_reset` tool checks for itself.
+const ADMIN_SCOPE: &str = "mcp:admin";
+
+// ---------------------------------------------------------------------------------------------
+// The MCP server: three tools.
+// ---------------------------------------------------------------------------------------------
+
+/// The MCP server. rmcp builds a fresh one per request in stateless mode, so it holds no state
+/// beyond its tool table.
+#[derive(Clone)]
+struct Quickstart {
+    tool_router: ToolRouter<Self>,
+}
+
+/// Arguments of the `echo` tool.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct EchoArgs {
+    /// The text to send back.
+    text: String,
+}
+
+/// The token the auth layer verified for this request.
+///
+/// The layer wraps every route, so a request without one never gets this far. Should the server
+/// be wired differently (say, the layer forgotten), answer with an error instead of panicking.
+fn verified_token(parts: &Parts) -> Result<&VerifiedToken, ErrorData> {
+    VerifiedToken::from_extensions(&parts.extensions).ok_or_else(|| {
+        ErrorData::internal_error("no verified token: the auth layer does not wrap /mcp", None)
+    })
+}
+
+#[tool_router]
+impl Quickstart {
+    fn new() -> Self {
+        Quickstart {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// `Extension<Parts>` gives the tool the HTTP request it came in; the verified token is in
+    /// its extensions.
+    #[tool(description = "Who is calling: the subject, client, issuer and scopes of the token")]
+    async fn whoami(
+        &self,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let token = verified_token(&parts)?;
+        let identity = json!({
+            "sub": token.subject(),
+            "client_id": token.client_id(),
+            "iss": token.issuer(),
+            "scopes": token.scopes(),
+        });
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            identity.to_string(),
+        )]))
+    }
+
+    #[tool(description = "Send back the given text")]
+    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
+        text
+    }
+
+    /// Finer-grained authorization happens inside the tool: every request already has
+    /// `mcp:tools` (the layer checked), and this tool additionally wants `mcp:admin`.
+    #[tool(description = "Reset the server (pretend). Needs the mcp:admin scope")]
+    async fn admin_reset(
+        &self,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let token = verified_token(&parts)?;
+        if !token.has_scope(ADMIN_SCOPE) {
+            // A tool error (`isError: true`) the model can read, rather than a protocol error.
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "{ADMIN_SCOPE} is required to call admin_reset; this token has: {}",
+                token.scopes().join(" ")
+            ))]));
+        }
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            "reset done (nothing was actually reset: this is a demo)",
+        )]))
+    }
+}
+
+#[tool_handler(router = self.tool_router, name = "mcp-server-auth-quickstart", version = "0.1.0")]
+impl ServerHandler for Quickstart {}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring: dev issuer, auth configuration, router.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    // `RUST_LOG=mcp_server_auth=debug` shows why each request was refused.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+
+    let port: u16 = match std::env::var("PORT") {
+        Ok(value) => value
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, got {value:?}"))?,
+        Err(_) => 8080,
+    };
+    // Loopback only: this server trusts a key anyone running it holds.
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let addr = listener.local_addr()?;
+
+    // The resource identifier: the URL clients use, the `aud` tokens must carry, and the
+    // `resource` published in the metadata.
+    let resource = format!("http://{addr}/mcp");
+
+    // DEVELOPMENT ONLY: an issuer with a signing key generated right now, in memory.
+    let dev_issuer = TestIssuer::new(format!("http://{addr}/dev-issuer"));
+
+    let auth = McpAuth::builder(resource.clone())
+        .issuer(dev_issuer.issuer(), dev_issuer.keys())
+        .require_scope(TOOLS_SCOPE)
+        .scopes_supported([TOOLS_SCOPE, ADMIN_SCOPE])
+        // `http://127.0.0.1` is fine for a local demo; anything else must be https.
+        .allow_http_loopback(true)
+        .build()?;
+
+    // Stateless JSON mode: every POST is answered on its own with `application/json`, so plain
+    // curl works without a session. (rmcp's default, sessions with SSE, also works behind the
+    // layer; MCP client libraries handle either.)
+    let mcp = StreamableHttpService::new(
+        || Ok(Quickstart::new()),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_json_response(true),
+    );
+
+    // The layer goes on the outermost router, so it sees full paths: it serves the metadata
+    // document itself and protects every route, including ones added later.
+    let app = Router::new().nest_service("/mcp", mcp).layer(auth.layer());
+
+    let tools_token = dev_issuer
+        .token()
+        .audience(resource.clone())
+        .subject("dev-user")
+        .client_id("quickstart-client")
+        .scope(TOOLS_SCOPE)
+        .expires_in(3600)
+        .sign();
+    let admin_token = dev_issuer
+        .token()
+        .audience(resource.clone())
+        .subject("dev-admin")
+        .client_id("quickstart-client")
+        .scope(format!("{TOOLS_SCOPE} {ADMIN_SCOPE}"))
+        .expires_in(3600)
+        .sign();
+
+    print_instructions(
+        &resource,
+        &auth,
+        dev_issuer.issuer(),
+        &tools_token,
+        &admin_token,
+    );
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            // Ctrl-C stops the server; should the signal handler fail, keep serving.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What to try.
+// ---------------------------------------------------------------------------------------------
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"0"}}}"#;
+const CALL_WHOAMI: &str =
+    r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
+const CALL_ADMIN_RESET: &str = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"admin_reset","arguments":{}}}"#;
+
+/// A copy-pasteable `curl` POST to the MCP endpoint, with `authorization` as the value of the
+/// `Authorization` header if given (shell variables expand: it is double-quoted).
+fn curl_post(url: &str, authorization: Option<&str>, extra_headers: &[&str], body: &str) -> String {
+    // -sS: no progress meter, but errors; -i: show status and headers; -w: end with a newline.
+    let mut lines = vec![format!("curl -sS -i -w '\\n' -X POST {url}")];
+    if let Some(value) = authorization {
+        lines.push(format!("-H \"Authorization: {value}\""));
+    }
+    lines.push("-H 'Accept: application/json, text/event-stream'".to_owned());
+    lines.push("-H 'Content-Type: application/json'".to_owned());
+    lines.extend(extra_headers.iter().map(|h| format!("-H '{h}'")));
+    lines.push(format!("-d '{body}'"));
+    lines.join(" \\\n       ")
+}
+
+fn print_instructions(
+    resource: &str,
+    auth: &McpAuth,
+    issuer: &str,
+    tools_token: &str,
+    admin_token: &str,
+) {
+    let metadata_url = auth.metadata_url();
+    let version = "MCP-Protocol-Version: 2025-06-18";
+    let rule = "=".repeat(78);
+    println!(
+        "\
+{rule}
+  mcp-server-auth quickstart
+
+  !!! DEVELOPMENT ONLY !!!  Tokens come from an embedded dev issuer whose signing
+  key was generated in memory at startup. Anyone running this program can mint
+  tokens it accepts. Never use TestIssuer in production.
+{rule}
+
+MCP endpoint (resource)      {resource}
+Protected resource metadata  {metadata_url}
+Dev issuer (iss)             {issuer}
+                             (not a real authorization server: OAuth clients find
+                             it in the metadata but cannot log in there; paste a
+                             token below instead)
+
+Tokens, valid for 1 hour, aud = {resource}
+
+  scope \"{TOOLS_SCOPE}\" (sub dev-user):
+{tools_token}
+
+  scope \"{TOOLS_SCOPE} {ADMIN_SCOPE}\" (sub dev-admin):
+{admin_token}
+
+Try it from another shell:
+
+export TOKEN='{tools_token}'
+export ADMIN_TOKEN='{admin_token}'
+
+# 1. No token: 401, and WWW-Authenticate points at the metadata (resource_metadata=...)
+{no_token}
+
+# 2. The metadata: which authorization server to ask, which scopes exist
+curl -sS -w '\\n' {metadata_url}
+
+# 3. initialize with the token: 200
+{initialize}
+
+# 4. tools/call whoami with the token: 200, the identity the server verified
+{whoami}
+
+# 5. admin_reset: an error result with $TOKEN (no {ADMIN_SCOPE}), success with $ADMIN_TOKEN
+{admin_denied}
+{admin_ok}
+
+Or point any MCP client at {resource} with the header
+Authorization: Bearer <token>.  Ctrl-C stops the server.
+",
+        no_token = curl_post(resource, None, &[], INITIALIZE),
+        initialize = curl_post(resource, Some("Bearer $TOKEN"), &[], INITIALIZE),
+        whoami = curl_post(resource, Some("Bearer $TOKEN"), &[version], CALL_WHOAMI),
+        admin_denied = curl_post(
+            resource,
+            Some("Bearer $TOKEN"),
+            &[version],
+            CALL_ADMIN_RESET
+        ),
+        admin_ok = curl_post(
+            resource,
+            Some("Bearer $ADMIN_TOKEN"),
+            &[version],
+            CALL_ADMIN_RESET
+        ),
+    );
+}
