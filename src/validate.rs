@@ -541,7 +541,7 @@ impl Header {
         let typ = match map.remove("typ") {
             None => None,
             Some(Value::String(typ)) => Some(typ),
-            Some(_) => return Err(TokenErrorKind::UnacceptedType.into()),
+            Some(_) => return Err(TokenErrorKind::Malformed.into()),
         };
         let kid = match map.remove("kid") {
             None => None,
