@@ -138,3 +138,13 @@ pub(crate) fn json_response(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+/// What a response future yields if polled again after it completed: a refusal, never a
+/// success and never a panic.
+pub(crate) fn polled_after_completion() -> Response<FullBody> {
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Some("server_error"),
+        "The response future was polled after completion",
+    )
+}

@@ -56,8 +56,9 @@ where
                 Poll::Ready(Ok(response.map(ResponseBody::inner)))
             }
             StateProj::Ready { response } => {
-                // Polling after completion yields an empty response rather than a panic.
-                let response = response.take().unwrap_or_default();
+                let response = response
+                    .take()
+                    .unwrap_or_else(crate::body::polled_after_completion);
                 Poll::Ready(Ok(response.map(ResponseBody::full)))
             }
         }

@@ -44,6 +44,8 @@ use crate::error::ConfigError;
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// The most keys a key set may hold; a document with more is rejected.
 pub const MAX_KEYS: usize = 100;
+/// How many keys a token without `kid` is tried against, at most.
+pub const MAX_KIDLESS_CANDIDATES: usize = 4;
 /// The smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
 
@@ -279,7 +281,8 @@ impl VerifyingKey {
         }
     }
 
-    fn rsa(n: &[u8], e: &[u8]) -> Result<Self, SkipReason> {
+    /// An RSA key, parsed for `pinned` only or else for every RSA algorithm.
+    fn rsa(n: &[u8], e: &[u8], pinned: Option<Algorithm>) -> Result<Self, SkipReason> {
         let n = strip_leading_zeros(n);
         let bits = bit_length(n);
         if bits < MIN_RSA_BITS {
@@ -288,12 +291,18 @@ impl VerifyingKey {
         let components = RsaPublicKeyComponents { n, e };
         let mut verifiers = Vec::with_capacity(6);
         for alg in Algorithm::ALL {
+            if pinned.is_some_and(|pinned| pinned != alg) {
+                continue;
+            }
             if let Some(params) = alg.rsa_params() {
                 let parsed = components
                     .to_parsed_public_key(params)
                     .map_err(|_| SkipReason::Malformed)?;
                 verifiers.push((alg, Verifier::Public(parsed)));
             }
+        }
+        if verifiers.is_empty() {
+            return Err(SkipReason::AlgorithmMismatch);
         }
         Ok(VerifyingKey {
             kid: None,
@@ -336,7 +345,9 @@ impl VerifyingKey {
             Some(alg) => Some(Algorithm::from_jwk_alg(alg).ok_or(SkipReason::AlgorithmMismatch)?),
         };
         let key = match &jwk.algorithm {
-            AlgorithmParameters::RSA(rsa) => VerifyingKey::rsa(&b64url(&rsa.n)?, &b64url(&rsa.e)?)?,
+            AlgorithmParameters::RSA(rsa) => {
+                VerifyingKey::rsa(&b64url(&rsa.n)?, &b64url(&rsa.e)?, pinned)?
+            }
             AlgorithmParameters::EllipticCurve(ec) => {
                 let (kind, len) = match ec.curve {
                     EllipticCurve::P256 => (KeyType::EcP256, 32),
@@ -540,16 +551,23 @@ impl KeySet {
         self.keys.iter().any(|k| k.kid() == Some(kid))
     }
 
-    /// The keys that may verify a token with this header: the key named by `kid` when there is
-    /// one, otherwise every key supporting `alg`.
+    /// The keys that may verify a token with this header: those named by `kid` when there is
+    /// one, otherwise the first [`MAX_KIDLESS_CANDIDATES`] keys supporting `alg`, so that a
+    /// token without `kid` never costs more than that many signature checks.
     pub fn candidates<'a>(
         &'a self,
         kid: Option<&'a str>,
         alg: Algorithm,
     ) -> impl Iterator<Item = &'a VerifyingKey> + 'a {
+        let limit = if kid.is_some() {
+            usize::MAX
+        } else {
+            MAX_KIDLESS_CANDIDATES
+        };
         self.keys
             .iter()
             .filter(move |k| k.supports(alg) && (kid.is_none() || k.kid() == kid))
+            .take(limit)
     }
 }
 
@@ -725,6 +743,7 @@ fn rsa_from_der(der: &[u8]) -> Result<VerifyingKey, ConfigError> {
     VerifyingKey::rsa(
         key.modulus().big_endian_without_leading_zero(),
         key.exponent().big_endian_without_leading_zero(),
+        None,
     )
     .map_err(ConfigError::from)
 }
@@ -846,6 +865,29 @@ mod tests {
             StaticKeys::from_jwks(doc),
             Err(ConfigError::NoUsableKeys { skipped: 7 })
         ));
+    }
+
+    #[test]
+    fn tokens_without_kid_try_a_bounded_number_of_keys() {
+        let keys: Vec<String> = (0..MAX_KIDLESS_CANDIDATES + 3)
+            .map(|i| {
+                format!(
+                    r#"{{"kty":"EC","crv":"P-256","kid":"k{i}",
+                    "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+                    "y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}}"#
+                )
+            })
+            .collect();
+        let doc = format!(r#"{{"keys":[{}]}}"#, keys.join(","));
+        let set = KeySet::from_jwks(doc.as_bytes()).unwrap();
+        assert_eq!(set.len(), MAX_KIDLESS_CANDIDATES + 3);
+        assert_eq!(
+            set.candidates(None, Algorithm::ES256).count(),
+            MAX_KIDLESS_CANDIDATES
+        );
+        assert_eq!(set.candidates(Some("k6"), Algorithm::ES256).count(), 1);
+        assert_eq!(set.candidates(Some("k6"), Algorithm::ES384).count(), 0);
+        assert_eq!(set.candidates(Some("nope"), Algorithm::ES256).count(), 0);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod validate;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub mod extract;
+pub mod axum;
 
 #[cfg(feature = "test-issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-issuer")))]

@@ -120,3 +120,21 @@ async fn unavailable_keys_get_503_with_retry_after_not_401() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
 }
+
+#[test]
+fn jwk_alg_pins_a_key_to_one_algorithm() {
+    use mcp_server_auth::keys::{Algorithm, StaticKeys};
+    let issuer = TestIssuer::with_algorithm(ISSUER, Algorithm::RS256);
+    let pinned = issuer.keys().current().unwrap();
+    let algorithms: Vec<_> = pinned.iter().next().unwrap().algorithms().collect();
+    assert_eq!(algorithms, [Algorithm::RS256]);
+
+    // Without `alg`, an RSA key may serve every RSA algorithm of the allow-list.
+    let mut jwk = issuer.jwk();
+    jwk.as_object_mut().unwrap().remove("alg");
+    let doc = serde_json::json!({ "keys": [jwk] }).to_string();
+    let open = StaticKeys::from_jwks(doc).unwrap().current().unwrap();
+    let algorithms: Vec<_> = open.iter().next().unwrap().algorithms().collect();
+    assert_eq!(algorithms.len(), 6);
+    assert!(algorithms.contains(&Algorithm::PS512));
+}

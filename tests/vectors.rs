@@ -159,13 +159,7 @@ async fn t5_basic_credentials_count_as_no_credentials() {
 #[tokio::test]
 async fn t6_expired_token_gets_invalid_token_challenge() {
     let server = start(|b| b).await;
-    let token = server
-        .issuer
-        .token()
-        .audience(server.resource.clone())
-        .scope("mcp:tools")
-        .expires_in(-3600)
-        .sign();
+    let token = server.token_builder().expires_in(-3600).sign();
     assert_eq!(server.reason(&token), Err(TokenErrorKind::Expired));
     assert_invalid_token(&server, &token).await;
 }
@@ -252,13 +246,7 @@ async fn t8_hs256_signed_with_the_rsa_public_key_is_rejected() {
 #[tokio::test]
 async fn t8_unknown_kid_is_rejected_after_the_refresh_attempt() {
     let server = start(|b| b).await;
-    let token = server
-        .issuer
-        .token()
-        .audience(server.resource.clone())
-        .scope("mcp:tools")
-        .header("kid", "rotated-away")
-        .sign();
+    let token = server.token_builder().header("kid", "rotated-away").sign();
     assert_eq!(server.reason(&token), Err(TokenErrorKind::UnknownKey));
     assert_invalid_token(&server, &token).await;
 }
@@ -267,10 +255,7 @@ async fn t8_unknown_kid_is_rejected_after_the_refresh_attempt() {
 async fn t9_untrusted_issuer_is_rejected() {
     let server = start(|b| b).await;
     let token = server
-        .issuer
-        .token()
-        .audience(server.resource.clone())
-        .scope("mcp:tools")
+        .token_builder()
         .claim("iss", "https://evil.example.com")
         .sign();
     assert_eq!(server.reason(&token), Err(TokenErrorKind::UntrustedIssuer));
@@ -313,13 +298,7 @@ async fn t9_token_signed_by_another_trusted_issuers_key_is_rejected() {
 #[tokio::test]
 async fn t10_typ_jwt_is_rejected_in_strict_mode() {
     let server = start(|b| b.require_at_jwt(true)).await;
-    let token = server
-        .issuer
-        .token()
-        .audience(server.resource.clone())
-        .scope("mcp:tools")
-        .header("typ", "JWT")
-        .sign();
+    let token = server.token_builder().header("typ", "JWT").sign();
     assert_eq!(server.reason(&token), Err(TokenErrorKind::UnacceptedType));
     assert_invalid_token(&server, &token).await;
 }
@@ -328,13 +307,7 @@ async fn t10_typ_jwt_is_rejected_in_strict_mode() {
 async fn t10_typ_at_jwt_in_upper_case_is_accepted() {
     let server = start(|b| b.require_at_jwt(true)).await;
     for typ in ["AT+JWT", "application/AT+JWT", "at+jwt"] {
-        let token = server
-            .issuer
-            .token()
-            .audience(server.resource.clone())
-            .scope("mcp:tools")
-            .header("typ", typ)
-            .sign();
+        let token = server.token_builder().header("typ", typ).sign();
         assert_eq!(post_token(&server, &token).await.status(), 200, "{typ}");
     }
 }
@@ -342,12 +315,7 @@ async fn t10_typ_at_jwt_in_upper_case_is_accepted() {
 #[tokio::test]
 async fn t11_missing_scope_gets_403_insufficient_scope_naming_it() {
     let server = start(|b| b.require_scope("mcp:read")).await;
-    let token = server
-        .issuer
-        .token()
-        .audience(server.resource.clone())
-        .scope("mcp:tools")
-        .sign();
+    let token = server.token_builder().sign();
     let response = post_token(&server, &token).await;
     assert_eq!(response.status(), 403);
     let challenge = challenge(&response);
@@ -456,10 +424,7 @@ async fn t20_challenge_values_never_carry_token_content() {
     let server = start(|b| b).await;
     let hostile_kid = "evil\"kid\\\", error=\"none";
     let token = server
-        .issuer
-        .token()
-        .audience(server.resource.clone())
-        .scope("mcp:tools")
+        .token_builder()
         .header("kid", hostile_kid)
         .claim("sub", "\"sub\\")
         .sign();
@@ -504,10 +469,7 @@ async fn t21_authorization_header_can_be_kept_on_request() {
 async fn client_credentials_token_without_a_human_user_is_accepted() {
     let server = start(|b| b).await;
     let token = server
-        .issuer
-        .token()
-        .audience(server.resource.clone())
-        .scope("mcp:tools")
+        .token_builder()
         .subject("svc-client")
         .client_id("svc-client")
         .sign();
@@ -515,13 +477,7 @@ async fn client_credentials_token_without_a_human_user_is_accepted() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["verified"]["sub"], body["verified"]["client_id"]);
-    let no_sub = server
-        .issuer
-        .token()
-        .audience(server.resource.clone())
-        .scope("mcp:tools")
-        .without_claim("sub")
-        .sign();
+    let no_sub = server.token_builder().without_claim("sub").sign();
     assert_eq!(post_token(&server, &no_sub).await.status(), 200);
 }
 

@@ -92,11 +92,9 @@ where
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { response } => {
-                    let response = response.take().unwrap_or_else(|| {
-                        // Polled again after completion: answer as a rejection rather than
-                        // panic.
-                        Response::new(FullBody::empty())
-                    });
+                    let response = response
+                        .take()
+                        .unwrap_or_else(crate::body::polled_after_completion);
                     return Poll::Ready(Ok(response.map(ResponseBody::full)));
                 }
                 StateProj::Refreshing {

@@ -43,11 +43,15 @@ impl Server {
 
     /// A token accepted by default: right issuer, audience and scope.
     pub fn token(&self) -> String {
+        self.token_builder().sign()
+    }
+
+    /// The builder of [`Server::token`], to change one thing before signing.
+    pub fn token_builder(&self) -> mcp_server_auth::testing::TokenBuilder<'_> {
         self.issuer
             .token()
             .audience(self.resource.clone())
             .scope("mcp:tools")
-            .sign()
     }
 }
 
@@ -63,29 +67,8 @@ pub async fn start_with_issuer(
     issuer: TestIssuer,
     configure: impl FnOnce(McpAuthBuilder) -> McpAuthBuilder,
 ) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let resource = format!("http://{addr}/mcp");
-    let builder = McpAuth::builder(resource.clone())
-        .issuer(issuer.issuer(), issuer.keys())
-        .require_scope("mcp:tools")
-        .allow_http_loopback(true);
-    let auth = configure(builder).build().unwrap();
-    let metadata_url = auth.metadata_url().to_owned();
-    let app = Router::new()
-        .route(
-            "/mcp",
-            post(echo_identity).get(echo_identity).delete(echo_identity),
-        )
-        .layer(auth.layer());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Server {
-        addr,
-        resource,
-        metadata_url,
-        issuer,
-        auth,
-    }
+    let keys = issuer.keys();
+    start_with_keys(issuer, keys, configure).await
 }
 
 async fn echo_identity(

@@ -1,4 +1,4 @@
-//! The axum extractor for [`VerifiedToken`] (feature `axum`).
+//! axum integration (feature `axum`): [`VerifiedToken`] as an extractor.
 
 use std::convert::Infallible;
 
