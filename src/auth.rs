@@ -17,6 +17,8 @@ use crate::scope::ScopeHierarchy;
 use crate::url;
 use crate::validate::{Validator, ValidatorBuilder};
 
+const OFFLINE_ACCESS: &str = "offline_access";
+
 /// A protected MCP resource: its identifier, the authorization servers it trusts, the scopes
 /// it needs, and how tokens are validated. Build one with [`McpAuth::builder`], then wrap your
 /// service with [`layer`](Self::layer). Cheap to clone.
@@ -122,7 +124,7 @@ impl McpAuthBuilder {
     }
 
     /// Requires `scope` on every request (403 `insufficient_scope` otherwise). Accumulates;
-    /// defaults to none.
+    /// defaults to none. `offline_access` cannot be required.
     pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
         self.required_scopes.push(scope.into());
         self
@@ -236,7 +238,9 @@ impl McpAuthBuilder {
     ///
     /// # Errors
     /// A [`ConfigError`] for the first problem found: an invalid resource or issuer URL, no
-    /// issuer, an invalid scope, a leeway over 300 seconds, an empty algorithm list.
+    /// issuer or a repeated one, an issuer whose keys allow none of the configured algorithms,
+    /// an invalid scope or a required `offline_access`, an empty audience alias, a leeway over
+    /// 300 seconds, an empty algorithm list, a zero token size cap.
     pub fn build(self) -> Result<McpAuth, ConfigError> {
         let parts = url::split(&self.resource).map_err(|reason| ConfigError::InvalidResource {
             resource: self.resource.clone(),
@@ -264,6 +268,12 @@ impl McpAuthBuilder {
                     scope: scope.to_owned(),
                 });
             }
+        }
+        if self.required_scopes.iter().any(|s| s == OFFLINE_ACCESS) {
+            // Access tokens do not carry it, and MCP challenges must never ask for it.
+            return Err(ConfigError::InvalidScope {
+                scope: OFFLINE_ACCESS.to_owned(),
+            });
         }
         let validator = self.validator.build()?;
 
@@ -337,6 +347,10 @@ impl<S> Layer<S> for MetadataLayer {
 
 /// Middleware answering the metadata path itself, whatever the request carries (no auth, no
 /// version check), and passing every other request on.
+///
+/// Readiness is the inner service's: like any tower middleware it reports ready only when the
+/// service beneath is, so put capacity limits (`ConcurrencyLimit`, `Buffer`) inside the auth
+/// layer, not around it, if metadata must stay reachable under load.
 #[derive(Debug, Clone)]
 pub struct ServeMetadata<S> {
     inner: S,
@@ -384,6 +398,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::convert::Infallible;
     use std::future::Ready;
@@ -405,6 +420,43 @@ mod tests {
 
         fn call(&mut self, _request: Request<String>) -> Self::Future {
             std::future::ready(Ok(Response::new(String::new())))
+        }
+    }
+
+    #[test]
+    fn builder_refuses_bad_resources_and_scopes() {
+        let keys = || crate::keys::StaticKeys::hmac(&[1; 32], Algorithm::HS256).unwrap();
+        let build = |resource: &str, scope: &str| {
+            McpAuth::builder(resource)
+                .issuer("https://auth.example.com", keys())
+                .algorithms([Algorithm::HS256])
+                .require_scope(scope)
+                .build()
+        };
+        assert!(build("https://mcp.example.com/mcp", "mcp:tools").is_ok());
+        for resource in [
+            "http://mcp.example.com/mcp",
+            "http://127.0.0.1:8080/mcp",
+            "https://mcp.example.com/a\"b",
+            "https://mcp.example.com/mcp#x",
+            "mcp.example.com/mcp",
+        ] {
+            assert!(
+                matches!(
+                    build(resource, "mcp:tools"),
+                    Err(ConfigError::InvalidResource { .. })
+                ),
+                "{resource}"
+            );
+        }
+        for scope in ["", "a b", "offline_access", "caf\u{e9}"] {
+            assert!(
+                matches!(
+                    build("https://mcp.example.com/mcp", scope),
+                    Err(ConfigError::InvalidScope { .. })
+                ),
+                "{scope:?}"
+            );
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! [`Challenge`] builds one `Bearer` challenge that every client can read:
 //!
-//! * the scheme comes first and is followed by at least one parameter, all on one line;
+//! * the scheme comes first, all on one line (set at least one parameter: a bare `Bearer` is
+//!   not a conformant challenge; the layers always set `resource_metadata`);
 //! * every value is a quoted string, and each parameter appears at most once;
 //! * `"` and `\` are **stripped** from values, never escaped (RFC 6750 §3 allows neither), as
 //!   is anything outside printable ASCII; a value left empty is omitted, since the official

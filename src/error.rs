@@ -37,8 +37,8 @@ pub enum ConfigError {
         /// The repeated issuer.
         issuer: String,
     },
-    /// A scope is empty or holds characters RFC 6749 §3.3 does not allow (space, `"`, `\`,
-    /// controls, non-ASCII).
+    /// A scope is empty, holds characters RFC 6749 §3.3 does not allow (space, `"`, `\`,
+    /// controls, non-ASCII), or is `offline_access` given as a required scope.
     #[error("invalid scope `{scope}`")]
     InvalidScope {
         /// The configured value.
@@ -70,6 +70,13 @@ pub enum ConfigError {
     NoUsableKeys {
         /// How many keys were skipped.
         skipped: usize,
+    },
+    /// None of an issuer's keys can verify any algorithm of the allow-list (for example an HMAC
+    /// secret with the default, asymmetric-only list).
+    #[error("no key of issuer `{issuer}` supports an allowed algorithm")]
+    KeysMatchNoAlgorithm {
+        /// The issuer.
+        issuer: String,
     },
     /// A key is too weak: a short RSA modulus or HMAC secret.
     #[error("weak key: {reason}")]

@@ -551,22 +551,36 @@ impl KeySet {
         self.keys.iter().any(|k| k.kid() == Some(kid))
     }
 
-    /// The keys that may verify a token with this header: those named by `kid` when there is
-    /// one, otherwise the first [`MAX_KIDLESS_CANDIDATES`] keys supporting `alg`, so that a
-    /// token without `kid` never costs more than that many signature checks.
+    /// The keys that may verify a token with this header, all supporting `alg`:
+    ///
+    /// * with a `kid`, the keys carrying that `kid`; if none does, the keys that have no `kid`
+    ///   at all (a key configured without one, such as an HMAC secret or a PEM key, matches any
+    ///   `kid` of its issuer: RFC 7515 makes `kid` a hint);
+    /// * without a `kid`, every key.
+    ///
+    /// Apart from keys named by their `kid`, at most [`MAX_KIDLESS_CANDIDATES`] keys are
+    /// returned, so that no token costs more than that many signature checks.
     pub fn candidates<'a>(
         &'a self,
         kid: Option<&'a str>,
         alg: Algorithm,
     ) -> impl Iterator<Item = &'a VerifyingKey> + 'a {
-        let limit = if kid.is_some() {
+        let named = kid.is_some_and(|kid| self.keys.iter().any(|k| k.kid() == Some(kid)));
+        let limit = if named {
             usize::MAX
         } else {
             MAX_KIDLESS_CANDIDATES
         };
         self.keys
             .iter()
-            .filter(move |k| k.supports(alg) && (kid.is_none() || k.kid() == kid))
+            .filter(move |k| {
+                k.supports(alg)
+                    && match kid {
+                        Some(_) if named => k.kid() == kid,
+                        Some(_) => k.kid().is_none(),
+                        None => true,
+                    }
+            })
             .take(limit)
     }
 }
@@ -652,7 +666,8 @@ impl StaticKeys {
     }
 
     /// Parses one PEM public key: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, P-256, P-384 or
-    /// Ed25519) or `RSA PUBLIC KEY` (PKCS#1).
+    /// Ed25519) or `RSA PUBLIC KEY` (PKCS#1). With `kid: None` the key verifies tokens of its
+    /// issuer whatever `kid` they name (see [`KeySet::candidates`]).
     ///
     /// # Errors
     /// [`ConfigError::Keys`] when the text is not such a key, [`ConfigError::WeakKey`] for an
@@ -663,7 +678,8 @@ impl StaticKeys {
     }
 
     /// An HMAC shared secret for one algorithm. The secret must be at least as long as the
-    /// hash output (32, 48 or 64 bytes; RFC 7518 §3.2).
+    /// hash output (32, 48 or 64 bytes; RFC 7518 §3.2). It has no `kid`, so it verifies tokens
+    /// of its issuer whatever `kid` they name; set one with [`with_kid`](Self::with_kid).
     ///
     /// # Security
     /// Anyone holding the secret can mint tokens; prefer asymmetric keys.
@@ -690,6 +706,18 @@ impl StaticKeys {
             )],
         };
         Self::from_set(KeySet::from_keys([key]))
+    }
+
+    /// Gives every key that has no `kid` this one.
+    #[must_use]
+    pub fn with_kid(self, kid: &str) -> Self {
+        let mut set = KeySet::clone(&self.set);
+        for key in &mut set.keys {
+            if key.kid.is_none() {
+                key.kid = Some(kid.to_owned());
+            }
+        }
+        StaticKeys { set: Arc::new(set) }
     }
 
     /// Adds the keys of `other` to this source.
@@ -726,14 +754,14 @@ fn parse_pem(pem: &[u8]) -> Result<VerifyingKey, ConfigError> {
     let (label, der) = decode_pem(text).ok_or(KeyDocumentError::InvalidPem)?;
     match label {
         "RSA PUBLIC KEY" => rsa_from_der(&der),
-        "PUBLIC KEY" => rsa_from_der(&der)
-            .or_else(|_| VerifyingKey::single(KeyType::EcP256, &der).map_err(ConfigError::from))
-            .or_else(|_| VerifyingKey::single(KeyType::EcP384, &der).map_err(ConfigError::from))
-            .or_else(|_| VerifyingKey::single(KeyType::Ed25519, &der).map_err(ConfigError::from))
-            .map_err(|e| match e {
-                weak @ ConfigError::WeakKey { .. } => weak,
-                _ => KeyDocumentError::InvalidPem.into(),
-            }),
+        "PUBLIC KEY" => match rsa_from_der(&der) {
+            Ok(key) => Ok(key),
+            Err(weak @ ConfigError::WeakKey { .. }) => Err(weak),
+            Err(_) => [KeyType::EcP256, KeyType::EcP384, KeyType::Ed25519]
+                .into_iter()
+                .find_map(|kind| VerifyingKey::single(kind, &der).ok())
+                .ok_or_else(|| KeyDocumentError::InvalidPem.into()),
+        },
         _ => Err(KeyDocumentError::InvalidPem.into()),
     }
 }
@@ -888,6 +916,26 @@ mod tests {
         assert_eq!(set.candidates(Some("k6"), Algorithm::ES256).count(), 1);
         assert_eq!(set.candidates(Some("k6"), Algorithm::ES384).count(), 0);
         assert_eq!(set.candidates(Some("nope"), Algorithm::ES256).count(), 0);
+    }
+
+    #[test]
+    fn keys_without_kid_match_any_kid_their_named_siblings_do_not_claim() {
+        let secret = [9u8; 32];
+        let keys = StaticKeys::hmac(&secret, Algorithm::HS256).unwrap();
+        let set = keys.current().unwrap();
+        assert_eq!(
+            set.candidates(Some("from-idp"), Algorithm::HS256).count(),
+            1
+        );
+        assert_eq!(set.candidates(None, Algorithm::HS256).count(), 1);
+        assert_eq!(
+            set.candidates(Some("from-idp"), Algorithm::HS384).count(),
+            0
+        );
+
+        let named = keys.with_kid("k1").current().unwrap();
+        assert_eq!(named.candidates(Some("k1"), Algorithm::HS256).count(), 1);
+        assert_eq!(named.candidates(Some("k2"), Algorithm::HS256).count(), 0);
     }
 
     #[test]

@@ -180,10 +180,36 @@ impl fmt::Debug for MetadataDocument {
 
 const ALLOW: &str = "GET, HEAD, OPTIONS";
 
+/// The members RFC 9728 §2 registers, which [`ProtectedResourceMetadata::additional`] must not
+/// repeat.
+const REGISTERED: [&str; 15] = [
+    "resource",
+    "authorization_servers",
+    "jwks_uri",
+    "scopes_supported",
+    "bearer_methods_supported",
+    "resource_signing_alg_values_supported",
+    "resource_name",
+    "resource_documentation",
+    "resource_policy_uri",
+    "resource_tos_uri",
+    "tls_client_certificate_bound_access_tokens",
+    "authorization_details_types_supported",
+    "dpop_signing_alg_values_supported",
+    "dpop_bound_access_tokens_required",
+    "signed_metadata",
+];
+
 impl MetadataDocument {
+    /// Serializes `doc` once. Members of `additional` that repeat a registered member or hold
+    /// an empty list are dropped, so the document never has duplicate keys or empty lists.
     pub(crate) fn new(doc: &ProtectedResourceMetadata) -> Self {
+        let mut doc = doc.clone();
+        doc.additional.retain(|name, value| {
+            !REGISTERED.contains(&name.as_str()) && value.as_array().is_none_or(|a| !a.is_empty())
+        });
         // Serializing plain strings, bools and a JSON map cannot fail.
-        let json = serde_json::to_vec(doc).unwrap_or_default();
+        let json = serde_json::to_vec(&doc).unwrap_or_default();
         MetadataDocument { json: json.into() }
     }
 
@@ -195,11 +221,17 @@ impl MetadataDocument {
         let mut response = if method == Method::GET {
             Response::new(FullBody::new(self.json.clone()))
         } else if method == Method::HEAD {
-            Response::new(FullBody::empty())
+            // The length the GET answer would have (RFC 9110 §9.3.2).
+            let mut response = Response::new(FullBody::empty());
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(self.json.len()));
+            response
         } else if method == Method::OPTIONS {
             let mut response = Response::new(FullBody::empty());
             *response.status_mut() = StatusCode::NO_CONTENT;
             let headers = response.headers_mut();
+            headers.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
                 HeaderValue::from_static(ALLOW),
@@ -367,6 +399,19 @@ mod tests {
         }
         assert!(well_known_url("https://h/mcp#x").is_err());
         assert!(well_known_url("/mcp").is_err());
+    }
+
+    #[test]
+    fn additional_members_never_repeat_registered_ones_or_hold_empty_lists() {
+        let mut doc = ProtectedResourceMetadata::new("https://h/mcp");
+        doc.additional
+            .insert("resource".into(), "https://evil.example".into());
+        doc.additional
+            .insert("x_empty".into(), serde_json::json!([]));
+        doc.additional
+            .insert("x_kept".into(), serde_json::json!(["a"]));
+        let json = MetadataDocument::new(&doc).json;
+        assert_eq!(&json[..], br#"{"resource":"https://h/mcp","x_kept":["a"]}"#);
     }
 
     #[test]

@@ -96,12 +96,10 @@ impl VerifiedToken {
         self.inner.expires_at
     }
 
-    /// The `exp` claim as a time.
-    pub fn expires_at(&self) -> SystemTime {
-        match u64::try_from(self.inner.expires_at) {
-            Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs),
-            Err(_) => UNIX_EPOCH,
-        }
+    /// The `exp` claim as a time; `None` when the platform's clock cannot represent it.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        let secs = u64::try_from(self.inner.expires_at).ok()?;
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs))
     }
 
     /// Every claim of the token's payload.

@@ -22,8 +22,12 @@ pub(crate) type UrlError = &'static str;
 /// Splits `url` into parts. It must be an absolute `scheme://authority[path][?query]` URL,
 /// printable ASCII only, with no fragment and no user info.
 pub(crate) fn split(url: &str) -> Result<UrlParts<'_>, UrlError> {
-    if !url.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("must be printable ASCII without spaces");
+    // RFC 3986 characters only: unreserved, reserved and `%`.
+    if !url
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b))
+    {
+        return Err("holds characters a URL cannot");
     }
     if url.contains('#') {
         return Err("must not contain a fragment");
@@ -53,7 +57,10 @@ pub(crate) fn split(url: &str) -> Result<UrlParts<'_>, UrlError> {
     let port = authority.get(host.len()..).unwrap_or_default();
     if !port.is_empty() {
         let digits = port.strip_prefix(':').ok_or("has an invalid port")?;
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 5 {
+        if digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.parse::<u16>().is_err()
+        {
             return Err("has an invalid port");
         }
     }
@@ -150,6 +157,10 @@ mod tests {
             "https://h:/",
             "https://h/ space",
             "https://h/é",
+            "https://h/a\"b",
+            "https://h/a\\b",
+            "https://h/<x>",
+            "https://h:65536/",
             "://h/",
             "ht tp://h/",
             "https://[::1/",

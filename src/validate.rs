@@ -16,8 +16,11 @@
 //! 4. signature;
 //! 5. `exp` required, `nbf` and `iat` checked when present, all with the leeway;
 //! 6. `aud` (string or array) contains the resource or a configured alias;
-//! 7. claim types: `sub`, `client_id`, `azp` strings; `scope` a string; `scp` a string or an array
-//!    of strings.
+//! 7. claim types: `sub` and `client_id` strings (`azp`, read when `client_id` is absent, too);
+//!    each scope claim (`scope`, `scp` by default) a space-separated string or an array of
+//!    strings;
+//! 8. a token not typed `at+jwt` that carries an ID-token-only claim (`nonce`, `at_hash`,
+//!    `c_hash`, `s_hash`) is refused: an OpenID ID token is never an access token.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -71,22 +74,35 @@ pub enum TypPolicy {
     Strict,
 }
 
+/// Claims only OpenID Connect ID tokens carry. A token without `typ: at+jwt` holding one of
+/// them is an ID token, never an access token (RFC 8725 §3.12), even when its `aud` names an
+/// accepted audience such as a client id alias.
+const ID_TOKEN_CLAIMS: [&str; 4] = ["nonce", "at_hash", "c_hash", "s_hash"];
+
 impl TypPolicy {
     fn accepts(self, typ: Option<&str>) -> bool {
-        let Some(typ) = typ else {
-            return self == TypPolicy::Lenient;
-        };
-        // RFC 7515 §4.1.9: `application/` may be omitted, and media types compare
-        // case-insensitively.
-        let bare = match typ.get(..12) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => {
-                typ.get(12..).unwrap_or_default()
+        match typ {
+            None => self == TypPolicy::Lenient,
+            Some(typ) => {
+                is_at_jwt(typ)
+                    || (self == TypPolicy::Lenient && media_type(typ).eq_ignore_ascii_case("jwt"))
             }
-            _ => typ,
-        };
-        bare.eq_ignore_ascii_case("at+jwt")
-            || (self == TypPolicy::Lenient && bare.eq_ignore_ascii_case("jwt"))
+        }
     }
+}
+
+/// RFC 7515 §4.1.9: `application/` may be omitted, and media types compare case-insensitively.
+fn media_type(typ: &str) -> &str {
+    match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => {
+            typ.get(12..).unwrap_or_default()
+        }
+        _ => typ,
+    }
+}
+
+fn is_at_jwt(typ: &str) -> bool {
+    media_type(typ).eq_ignore_ascii_case("at+jwt")
 }
 
 /// What was wrong with a token. Every kind maps to a fixed [`description`](TokenError::description).
@@ -306,6 +322,11 @@ impl Validator {
         }
 
         let claims = parse_object(&decode_segment(payload_b64)?)?;
+        if !header.typ.as_deref().is_some_and(is_at_jwt)
+            && ID_TOKEN_CLAIMS.iter().any(|c| claims.contains_key(*c))
+        {
+            return Err(TokenErrorKind::UnacceptedType.into());
+        }
         let iss = required_str(&claims, "iss")?;
         let (issuer_index, issuer) = policy
             .issuers
@@ -336,16 +357,16 @@ impl Validator {
         }
 
         let now = i64::try_from(now).unwrap_or(i64::MAX);
-        let exp = numeric_date(&claims, "exp")?.ok_or(TokenErrorKind::MissingClaim)?;
+        let exp = numeric_date(&claims, "exp", Round::Down)?.ok_or(TokenErrorKind::MissingClaim)?;
         if now >= exp.saturating_add(policy.leeway) {
             return Err(TokenErrorKind::Expired.into());
         }
-        if let Some(nbf) = numeric_date(&claims, "nbf")?
+        if let Some(nbf) = numeric_date(&claims, "nbf", Round::Up)?
             && nbf > now.saturating_add(policy.leeway)
         {
             return Err(TokenErrorKind::NotYetValid.into());
         }
-        if let Some(iat) = numeric_date(&claims, "iat")?
+        if let Some(iat) = numeric_date(&claims, "iat", Round::Up)?
             && iat > now.saturating_add(policy.leeway)
         {
             return Err(TokenErrorKind::IssuedInFuture.into());
@@ -454,6 +475,11 @@ impl ValidatorBuilder {
     /// # Errors
     /// A [`ConfigError`] naming the first problem found.
     pub fn build(self) -> Result<Validator, ConfigError> {
+        if self.resource.is_empty() {
+            return Err(ConfigError::InvalidAudience {
+                audience: self.resource,
+            });
+        }
         if self.issuers.is_empty() {
             return Err(ConfigError::NoIssuer);
         }
@@ -486,6 +512,20 @@ impl ValidatorBuilder {
             .unwrap_or_else(|| Algorithm::ASYMMETRIC.to_vec());
         if algorithms.is_empty() {
             return Err(ConfigError::NoAlgorithms);
+        }
+        for issuer in &self.issuers {
+            // Sources whose keys are not loaded yet are checked when they are; a static set
+            // that cannot verify any allowed algorithm would reject every token.
+            if let Ok(set) = issuer.keys.current()
+                && !set.is_empty()
+                && !set
+                    .iter()
+                    .any(|k| algorithms.iter().any(|a| k.supports(*a)))
+            {
+                return Err(ConfigError::KeysMatchNoAlgorithm {
+                    issuer: issuer.id.clone(),
+                });
+            }
         }
         let mut audiences = vec![self.resource];
         audiences.extend(self.audiences);
@@ -614,9 +654,22 @@ fn optional_str<'a>(
     }
 }
 
-/// A NumericDate claim (RFC 7519 §2): a JSON number of seconds, possibly fractional; the
-/// fraction is dropped.
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, TokenError> {
+/// Which way a fractional NumericDate is rounded: always towards the stricter check.
+#[derive(Clone, Copy)]
+enum Round {
+    /// For `exp`: a token expiring at 10.5 is expired at 10.
+    Down,
+    /// For `nbf` and `iat`: a token valid from 10.5 is not valid at 10.
+    Up,
+}
+
+/// A NumericDate claim (RFC 7519 §2): a JSON number of seconds, possibly fractional.
+fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &str,
+    round: Round,
+) -> Result<Option<i64>, TokenError> {
+    let invalid = || TokenError::from(TokenErrorKind::InvalidClaim);
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
@@ -625,13 +678,17 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, 
             } else if let Some(u) = n.as_u64() {
                 Ok(Some(i64::try_from(u).unwrap_or(i64::MAX)))
             } else {
-                // Finite (JSON has no infinities); `as` saturates out-of-range values.
+                let secs = n.as_f64().filter(|f| f.is_finite()).ok_or_else(invalid)?;
+                let secs = match round {
+                    Round::Down => secs.floor(),
+                    Round::Up => secs.ceil(),
+                };
+                // `as` saturates out-of-range values, which is what a date far out needs.
                 #[allow(clippy::cast_possible_truncation)]
-                let secs = n.as_f64().map(|f| f.floor() as i64);
-                Ok(secs)
+                Ok(Some(secs as i64))
             }
         }
-        Some(_) => Err(TokenErrorKind::InvalidClaim.into()),
+        Some(_) => Err(invalid()),
     }
 }
 
@@ -777,14 +834,16 @@ mod tests {
             r#"{"a":5,"b":5.9,"c":"5","d":null,"e":-3,"f":18446744073709551615,"g":1e300}"#,
         )
         .unwrap();
-        assert_eq!(numeric_date(&claims, "a").unwrap(), Some(5));
-        assert_eq!(numeric_date(&claims, "b").unwrap(), Some(5));
-        assert!(numeric_date(&claims, "c").is_err());
-        assert!(numeric_date(&claims, "d").is_err());
-        assert_eq!(numeric_date(&claims, "e").unwrap(), Some(-3));
-        assert_eq!(numeric_date(&claims, "f").unwrap(), Some(i64::MAX));
-        assert_eq!(numeric_date(&claims, "g").unwrap(), Some(i64::MAX));
-        assert_eq!(numeric_date(&claims, "z").unwrap(), None);
+        let down = |name| numeric_date(&claims, name, Round::Down);
+        assert_eq!(down("a").unwrap(), Some(5));
+        assert_eq!(down("b").unwrap(), Some(5));
+        assert_eq!(numeric_date(&claims, "b", Round::Up).unwrap(), Some(6));
+        assert!(down("c").is_err());
+        assert!(down("d").is_err());
+        assert_eq!(down("e").unwrap(), Some(-3));
+        assert_eq!(down("f").unwrap(), Some(i64::MAX));
+        assert_eq!(down("g").unwrap(), Some(i64::MAX));
+        assert_eq!(down("z").unwrap(), None);
     }
 
     #[test]
@@ -818,6 +877,7 @@ mod tests {
             base()
                 .issuer("http://127.0.0.1:9", keys())
                 .allow_http_loopback(true)
+                .algorithms([Algorithm::HS256])
                 .build()
                 .is_ok()
         );
@@ -845,6 +905,16 @@ mod tests {
         assert!(matches!(
             base().issuer("https://a.example?x", keys()).build(),
             Err(ConfigError::InvalidIssuer { .. })
+        ));
+        assert!(matches!(
+            base().issuer("https://a.example", keys()).build(),
+            Err(ConfigError::KeysMatchNoAlgorithm { .. })
+        ));
+        assert!(matches!(
+            Validator::builder("")
+                .issuer("https://a.example", keys())
+                .build(),
+            Err(ConfigError::InvalidAudience { .. })
         ));
     }
 }

@@ -239,7 +239,14 @@ async fn alg_missing_is_rejected() {
 
 #[tokio::test]
 async fn alg_outside_the_configured_allow_list_is_rejected() {
-    let server = start(|b| b.algorithms([Algorithm::RS256, Algorithm::EdDSA])).await;
+    // The issuer publishes an ES256 and an EdDSA key; only EdDSA (and RS256) are allowed.
+    let issuer = TestIssuer::new(ISSUER);
+    let eddsa = TestIssuer::with_algorithm(ISSUER, Algorithm::EdDSA);
+    let keys = issuer.keys().merge(&eddsa.keys());
+    let server = start_with_keys(issuer, keys, |b| {
+        b.algorithms([Algorithm::RS256, Algorithm::EdDSA])
+    })
+    .await;
     assert_rejected(
         &server,
         &server.token(),
@@ -548,6 +555,28 @@ async fn start_with_rsa_key(rsa: &OpensslRsaKey, kid: &str) -> Server {
     let issuer = TestIssuer::new(ISSUER);
     let jwks = json!({ "keys": [rsa.jwk(kid), issuer.jwk()] }).to_string();
     start_with_keys(issuer, StaticKeys::from_jwks(jwks).unwrap(), |b| b).await
+}
+
+#[test]
+fn rsa_pem_under_2048_bits_is_refused_as_weak_in_both_pem_forms() {
+    let rsa = OpensslRsaKey::generate(1024);
+    for (form, args) in [
+        (
+            "SubjectPublicKeyInfo",
+            &["rsa", "-in", "key.pem", "-pubout"][..],
+        ),
+        (
+            "PKCS#1",
+            &["rsa", "-in", "key.pem", "-RSAPublicKey_out"][..],
+        ),
+    ] {
+        let pem = openssl(args, &rsa.dir);
+        let result = StaticKeys::from_pem(&pem, None);
+        assert!(
+            matches!(result, Err(mcp_server_auth::ConfigError::WeakKey { .. })),
+            "{form}: {result:?}"
+        );
+    }
 }
 
 #[tokio::test]

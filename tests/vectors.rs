@@ -64,6 +64,10 @@ async fn t1_metadata_is_public_exact_and_ignores_the_version_header() {
     let head = client().head(&server.metadata_url).send().await.unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-type"], "application/json");
+    assert_eq!(
+        head.headers()["content-length"],
+        text.len().to_string().as_str()
+    );
 
     let post = client().post(&server.metadata_url).send().await.unwrap();
     assert_eq!(post.status(), 405);
@@ -85,6 +89,7 @@ async fn t2_metadata_preflight_allows_any_origin_and_the_version_header() {
     assert_eq!(response.status(), 204);
     let headers = response.headers();
     assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["allow"], "GET, HEAD, OPTIONS");
     let allowed = headers["access-control-allow-headers"].to_str().unwrap();
     assert!(
         allowed
@@ -516,4 +521,39 @@ async fn every_path_and_method_under_the_layer_is_protected() {
             assert_eq!(response.status(), 401, "{method} {path}");
         }
     }
+}
+
+#[tokio::test]
+async fn id_token_is_not_an_access_token_even_for_an_alias_audience() {
+    let client_guid = "0b6f2c1e-client-guid";
+    let server = start(|b| b.add_audience(client_guid)).await;
+    // An OpenID ID token: typ JWT, aud = the client, with nonce and at_hash.
+    let id_token = server
+        .token_builder()
+        .audience(client_guid)
+        .header("typ", "JWT")
+        .claim("nonce", "n-0S6_WzA2Mj")
+        .claim("at_hash", "77QmUPtjPfzWtF2AnpK9RQ");
+    let token = id_token.clone().sign();
+    assert_eq!(server.reason(&token), Err(TokenErrorKind::UnacceptedType));
+    assert_invalid_token(&server, &token).await;
+    for claim in ["nonce", "at_hash", "c_hash", "s_hash"] {
+        let token = server
+            .token_builder()
+            .audience(client_guid)
+            .without_header("typ")
+            .claim(claim, "x")
+            .sign();
+        assert_eq!(
+            server.reason(&token),
+            Err(TokenErrorKind::UnacceptedType),
+            "{claim}"
+        );
+    }
+    // The alias itself works for access tokens, and an explicitly typed access token is taken
+    // at its word.
+    let access = server.token_builder().audience(client_guid).sign();
+    assert_eq!(post_token(&server, &access).await.status(), 200);
+    let typed = id_token.header("typ", "at+jwt").sign();
+    assert_eq!(post_token(&server, &typed).await.status(), 200);
 }

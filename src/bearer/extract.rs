@@ -3,14 +3,24 @@
 use http::Uri;
 use http::header::{self, HeaderMap};
 
-/// What a request presented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a request presented. Its `Debug` output never shows the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Credentials<'a> {
     /// No bearer token in the `Authorization` header: no header, another scheme, or a token
     /// only in the query string (which is never read).
     None,
     /// A syntactically valid bearer token from the `Authorization` header.
     Bearer(&'a str),
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::None => f.write_str("None"),
+            Credentials::Bearer(token) => write!(f, "Bearer(<redacted, {} bytes>)", token.len()),
+        }
+    }
 }
 
 /// Why the credentials in a request are malformed (answered with 400 `invalid_request`).
@@ -60,11 +70,16 @@ pub fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<Credentials<'a>,
         return Err(ExtractError::RepeatedHeader);
     }
     let bytes = value.as_bytes();
-    let scheme_end = bytes.iter().position(|b| *b == b' ').unwrap_or(bytes.len());
+    let scheme_end = bytes
+        .iter()
+        .position(|b| *b == b' ' || *b == b'\t')
+        .unwrap_or(bytes.len());
     let (scheme, rest) = bytes.split_at(scheme_end);
     if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Ok(Credentials::None);
     }
+    // `Bearer` must be followed by spaces (RFC 6750 §2.1: `"Bearer" 1*SP b64token`); a tab
+    // makes the credentials malformed, not another scheme.
     let token_start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
     let token = rest.get(token_start..).unwrap_or_default();
     if !is_b64token(token) {
@@ -259,6 +274,12 @@ mod tests {
                 name: "tab separator",
                 headers: &[b"Bearer\tabc"],
                 uri: "/mcp",
+                expected: Err(Malformed),
+            },
+            Case {
+                name: "other scheme with tab",
+                headers: &[b"Basic\tabc"],
+                uri: "/mcp",
                 expected: Ok(None),
             },
             Case {
@@ -327,6 +348,12 @@ mod tests {
             let expected = case.expected.map(|o| o.map(str::to_owned));
             assert_eq!(got, expected, "{}", case.name);
         }
+    }
+
+    #[test]
+    fn debug_output_redacts_the_token() {
+        let text = format!("{:?}", Credentials::Bearer("eyJhbGciOi.SECRET.SIG"));
+        assert_eq!(text, "Bearer(<redacted, 21 bytes>)");
     }
 
     #[test]

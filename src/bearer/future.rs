@@ -8,7 +8,6 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::AuthError;
 use super::service::Config;
 use crate::body::{FullBody, ResponseBody};
 use crate::keys::RefreshFuture;
@@ -32,12 +31,19 @@ pin_project! {
     {
         Inner { #[pin] future: S::Future },
         Rejected { response: Option<Response<FullBody>> },
-        // Waiting for a key refresh; the rare path, so the boxed refresh future is fine.
+        // Waiting for a key refresh (the rare path, so the boxed future is fine). `service` is
+        // a clone not yet driven to readiness: nothing of the inner service's capacity is held
+        // while keys are fetched.
         Refreshing {
             refresh: RefreshFuture,
-            service: S,
+            service: Option<S>,
             request: Option<Request<ReqBody>>,
             config: Arc<Config>,
+        },
+        // Authorized after the refresh: wait for the clone to be ready, then call it.
+        Calling {
+            service: S,
+            request: Option<Request<ReqBody>>,
         },
     }
 }
@@ -60,6 +66,7 @@ where
         }
     }
 
+    /// `service` must be a clone that `poll_ready` was not called on.
     pub(crate) fn refreshing(
         refresh: RefreshFuture,
         service: S,
@@ -69,7 +76,7 @@ where
         ResponseFuture {
             state: State::Refreshing {
                 refresh,
-                service,
+                service: Some(service),
                 request: Some(request),
                 config,
             },
@@ -86,7 +93,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
+            let next = match this.state.as_mut().project() {
                 StateProj::Inner { future } => {
                     let response = ready!(future.poll(cx))?;
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
@@ -106,29 +113,34 @@ where
                     // Whatever the refresh returned, the key source now holds its best keys;
                     // deciding again reads them (a failed refresh surfaces as 401 or 503 there).
                     let _ = ready!(refresh.as_mut().poll(cx));
-                    // `request` is only taken here, right before the state changes; should it be
-                    // gone, refuse rather than hang or panic.
-                    let Some(mut request) = request.take() else {
-                        let response = config.reject(AuthError::missing());
-                        this.state.set(State::Rejected {
-                            response: Some(response),
-                        });
-                        continue;
-                    };
-                    let next = match config.authorize(&request) {
-                        Ok(token) => {
-                            config.admit(&mut request, token);
-                            State::Inner {
-                                future: service.call(request),
+                    match (service.take(), request.take()) {
+                        (Some(service), Some(mut request)) => match config.authorize(&request) {
+                            Ok(token) => {
+                                config.admit(&mut request, token);
+                                State::Calling {
+                                    service,
+                                    request: Some(request),
+                                }
                             }
-                        }
-                        Err(denied) => State::Rejected {
-                            response: Some(config.reject(denied.error)),
+                            Err(denied) => State::Rejected {
+                                response: Some(config.reject(denied.error)),
+                            },
                         },
-                    };
-                    this.state.set(next);
+                        // Only reachable if polled after completion: refuse, never hang.
+                        _ => State::Rejected { response: None },
+                    }
                 }
-            }
+                StateProj::Calling { service, request } => {
+                    ready!(service.poll_ready(cx))?;
+                    match request.take() {
+                        Some(request) => State::Inner {
+                            future: service.call(request),
+                        },
+                        None => State::Rejected { response: None },
+                    }
+                }
+            };
+            this.state.set(next);
         }
     }
 }

@@ -1,4 +1,3 @@
-use std::mem;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -192,12 +191,12 @@ where
                 ..
             }) => {
                 // The token names a key its issuer's source does not have yet: refresh once,
-                // then decide again. The ready service goes into the future; a fresh clone
-                // stays here and is driven to readiness by the next `poll_ready`.
+                // then decide again. The ready service stays here for the next request; the
+                // future gets a clone and drives it to readiness only once authorized, so no
+                // capacity of the inner service is held while keys are fetched.
                 let refresh = source.refresh();
-                let clone = self.inner.clone();
-                let ready = mem::replace(&mut self.inner, clone);
-                ResponseFuture::refreshing(refresh, ready, request, Arc::clone(&self.config))
+                let service = self.inner.clone();
+                ResponseFuture::refreshing(refresh, service, request, Arc::clone(&self.config))
             }
             Err(Denied { error, .. }) => ResponseFuture::rejected(self.config.reject(error)),
         }
