@@ -18,8 +18,8 @@ pub mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
-#[cfg(feature = "test-issuer")]
-#[cfg_attr(docsrs, doc(cfg(feature = "test-issuer")))]
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use auth::{McpAuth, McpAuthBuilder, McpAuthLayer, MetadataLayer, ServeMetadata};
