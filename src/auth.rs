@@ -32,6 +32,17 @@ pub struct McpAuth {
     document: Arc<ProtectedResourceMetadata>,
 }
 
+/// Where an issuer's keys will come from, decided at build time (when `allow_http_loopback` is
+/// known).
+#[derive(Debug, Clone)]
+enum Source {
+    Given(Arc<dyn KeySource>),
+    #[cfg(feature = "remote")]
+    Remote {
+        jwks_uri: Option<String>,
+    },
+}
+
 /// Builds an [`McpAuth`]. Setters document their defaults; the defaults are the secure choice.
 /// Building does no I/O.
 #[derive(Debug, Clone)]
@@ -39,7 +50,7 @@ pub struct McpAuth {
 pub struct McpAuthBuilder {
     resource: String,
     validator: ValidatorBuilder,
-    issuers: Vec<String>,
+    issuers: Vec<(String, Source)>,
     required_scopes: Vec<String>,
     hierarchy: ScopeHierarchy,
     scopes_supported: Option<Vec<String>>,
@@ -96,6 +107,35 @@ impl McpAuth {
         BearerAuthLayer::new(Arc::clone(&self.config))
     }
 
+    /// Loads every issuer's keys now and reports the issuers whose keys could not be had.
+    /// Optional: keys load lazily on the first request that needs them. Call it at start-up to
+    /// fail fast, or to log a warning and start anyway (requests get 503 until keys load).
+    ///
+    /// # Errors
+    /// [`PrefetchError`] naming each issuer that failed and why.
+    pub async fn prefetch(&self) -> Result<(), PrefetchError> {
+        let mut failures = Vec::new();
+        for (issuer, source) in self.config.validator.key_sources() {
+            if let Err(error) = source.prefetch().await {
+                failures.push((issuer.to_owned(), error.to_string()));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(PrefetchError { failures })
+        }
+    }
+
+    /// Whether every issuer's keys are loaded and fresh enough to verify tokens: a readiness
+    /// probe.
+    pub fn is_ready(&self) -> bool {
+        self.config
+            .validator
+            .key_sources()
+            .all(|(_, source)| source.is_ready())
+    }
+
     /// The token validator, for use outside a layer.
     pub fn validator(&self) -> &Validator {
         &self.config.validator
@@ -117,9 +157,39 @@ impl McpAuthBuilder {
     /// `keys` and no others. Listed in the metadata's `authorization_servers`, in the order
     /// added: add the primary authorization server first. At least one is required.
     pub fn issuer(mut self, issuer: impl Into<String>, keys: impl KeySource) -> Self {
-        let issuer = issuer.into();
-        self.issuers.push(issuer.clone());
-        self.validator = self.validator.issuer(issuer, keys);
+        self.issuers
+            .push((issuer.into(), Source::Given(Arc::new(keys))));
+        self
+    }
+
+    /// Trusts tokens issued by `issuer`, verified with its published keys: the `jwks_uri` is
+    /// found through RFC 8414 or OpenID Connect discovery, and keys are fetched lazily, cached
+    /// and refreshed by a [`RemoteJwks`](crate::keys::RemoteJwks) with default settings (build
+    /// one yourself and pass it to [`issuer`](Self::issuer) to change them). Listed in the
+    /// metadata in the order added.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers
+            .push((issuer.into(), Source::Remote { jwks_uri: None }));
+        self
+    }
+
+    /// As [`authorization_server`](Self::authorization_server), with the JWKS URL given instead
+    /// of discovered.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub fn authorization_server_with_jwks_uri(
+        mut self,
+        issuer: impl Into<String>,
+        jwks_uri: impl Into<String>,
+    ) -> Self {
+        self.issuers.push((
+            issuer.into(),
+            Source::Remote {
+                jwks_uri: Some(jwks_uri.into()),
+            },
+        ));
         self
     }
 
@@ -275,7 +345,25 @@ impl McpAuthBuilder {
                 scope: OFFLINE_ACCESS.to_owned(),
             });
         }
-        let validator = self.validator.build()?;
+        let mut validator = self.validator;
+        let mut issuers = Vec::with_capacity(self.issuers.len());
+        for (issuer, source) in self.issuers {
+            let keys: Arc<dyn KeySource> = match source {
+                Source::Given(keys) => keys,
+                #[cfg(feature = "remote")]
+                Source::Remote { jwks_uri } => {
+                    let mut remote = crate::keys::RemoteJwks::builder(issuer.clone())
+                        .allow_http_loopback(self.allow_http_loopback);
+                    if let Some(jwks_uri) = jwks_uri {
+                        remote = remote.jwks_uri(jwks_uri);
+                    }
+                    Arc::new(remote.build()?)
+                }
+            };
+            validator = validator.issuer_shared(issuer.clone(), keys);
+            issuers.push(issuer);
+        }
+        let validator = validator.build()?;
 
         // `url::split` accepted the resource above, so these cannot fail.
         let invalid = |_| ConfigError::InvalidResource {
@@ -286,7 +374,7 @@ impl McpAuthBuilder {
         let metadata_path = metadata::well_known_path(&self.resource).map_err(invalid)?;
 
         let mut document = ProtectedResourceMetadata::new(self.resource);
-        document.authorization_servers = self.issuers;
+        document.authorization_servers = issuers;
         document.scopes_supported = scopes_supported;
         document.bearer_methods_supported = vec!["header".to_owned()];
         document.resource_name = self.resource_name;
@@ -305,6 +393,20 @@ impl McpAuthBuilder {
             metadata_path: metadata_path.into(),
             document: Arc::new(document),
         })
+    }
+}
+
+/// Issuers whose keys [`McpAuth::prefetch`] could not load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("keys unavailable for {}", .failures.iter().map(|(i, e)| format!("`{i}` ({e})")).collect::<Vec<_>>().join(", "))]
+pub struct PrefetchError {
+    failures: Vec<(String, String)>,
+}
+
+impl PrefetchError {
+    /// Each failing issuer with a description of the problem.
+    pub fn failures(&self) -> &[(String, String)] {
+        &self.failures
     }
 }
 

@@ -78,6 +78,18 @@ pub enum ConfigError {
         /// The issuer.
         issuer: String,
     },
+    /// A duration setting is out of range (a zero timeout, inverted bounds).
+    #[error("invalid duration for `{setting}`")]
+    InvalidDuration {
+        /// The setting.
+        setting: &'static str,
+    },
+    /// The default HTTP client could not be created.
+    #[error("cannot create the http client: {reason}")]
+    HttpClient {
+        /// What failed.
+        reason: String,
+    },
     /// A key is too weak: a short RSA modulus or HMAC secret.
     #[error("weak key: {reason}")]
     WeakKey {

@@ -40,6 +40,12 @@ use jsonwebtoken::jwk::{
 
 use crate::error::ConfigError;
 
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod remote;
+#[cfg(feature = "remote")]
+pub use remote::RemoteJwks;
+
 /// The largest JWKS document a key source will parse, in bytes.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// The most keys a key set may hold; a document with more is rejected.
@@ -611,6 +617,11 @@ impl KeysUnavailable {
 pub type RefreshFuture =
     Pin<Box<dyn Future<Output = Result<Arc<KeySet>, KeysUnavailable>> + Send + 'static>>;
 
+/// A boxed future returned by [`KeySource::prefetch`].
+pub type PrefetchFuture = Pin<
+    Box<dyn Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send + 'static>,
+>;
+
 /// Where an issuer's verification keys come from.
 ///
 /// Validation asks [`current`](Self::current) on every request, so it must be cheap and must
@@ -637,6 +648,23 @@ pub trait KeySource: fmt::Debug + Send + Sync + 'static {
     /// sources return `false`, which spares an unknown `kid` the detour. Defaults to `true`.
     fn can_refresh(&self) -> bool {
         true
+    }
+
+    /// Whether requests can be verified right now, for readiness probes. Defaults to whether
+    /// [`current`](Self::current) succeeds.
+    fn is_ready(&self) -> bool {
+        self.current().is_ok()
+    }
+
+    /// Loads the keys now, ignoring refresh rate limits, and says what went wrong if that
+    /// failed. Used by [`McpAuth::prefetch`](crate::McpAuth::prefetch). The default reports
+    /// whether [`current`](Self::current) succeeds.
+    fn prefetch(&self) -> PrefetchFuture {
+        let result = self
+            .current()
+            .map(|_| ())
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+        Box::pin(std::future::ready(result))
     }
 }
 

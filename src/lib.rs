@@ -22,7 +22,9 @@ pub mod axum;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use auth::{McpAuth, McpAuthBuilder, McpAuthLayer, MetadataLayer, ServeMetadata};
+pub use auth::{
+    McpAuth, McpAuthBuilder, McpAuthLayer, MetadataLayer, PrefetchError, ServeMetadata,
+};
 pub use bearer::{AuthError, AuthErrorKind, BearerAuth, BearerAuthLayer};
 pub use error::ConfigError;
 pub use token::VerifiedToken;

@@ -169,8 +169,9 @@ impl TokenErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenError {
     kind: TokenErrorKind,
-    /// For [`TokenErrorKind::UnknownKey`] with a `kid`: the index of the issuer whose key
-    /// source may learn that key by refreshing.
+    /// For [`TokenErrorKind::UnknownKey`] with a `kid`, and for
+    /// [`TokenErrorKind::KeysUnavailable`]: the index of the issuer whose key source may fix it
+    /// by refreshing.
     refresh: Option<usize>,
     retry_after: Option<u64>,
 }
@@ -291,6 +292,11 @@ impl Validator {
         self.inner.issuers.iter().map(|i| i.id.as_str())
     }
 
+    /// Each issuer with its key source, primary first.
+    pub fn key_sources(&self) -> impl Iterator<Item = (&str, &Arc<dyn KeySource>)> {
+        self.inner.issuers.iter().map(|i| (i.id.as_str(), &i.keys))
+    }
+
     /// Validates `token` at `now` (seconds since the Unix epoch).
     ///
     /// # Errors
@@ -335,7 +341,15 @@ impl Validator {
             .find(|(_, i)| i.id == iss)
             .ok_or(TokenErrorKind::UntrustedIssuer)?;
 
-        let keys = issuer.keys.current()?;
+        let keys = match issuer.keys.current() {
+            Ok(keys) => keys,
+            Err(unavailable) => {
+                // Not loaded yet, or too stale: a source that can fetch gets the chance to.
+                let mut error = TokenError::from(unavailable);
+                error.refresh = issuer.keys.can_refresh().then_some(issuer_index);
+                return Err(error);
+            }
+        };
         let signature = decode_segment(signature_b64)?;
         let signing_input_len = header_b64.len() + 1 + payload_b64.len();
         let signing_input = token
@@ -405,10 +419,15 @@ impl ValidatorBuilder {
     /// Trusts tokens whose `iss` equals `issuer` byte for byte, verified only with `keys`. The
     /// first issuer added is the primary one (listed first in metadata). At least one is
     /// required.
-    pub fn issuer(mut self, issuer: impl Into<String>, keys: impl KeySource) -> Self {
+    pub fn issuer(self, issuer: impl Into<String>, keys: impl KeySource) -> Self {
+        self.issuer_shared(issuer, Arc::new(keys))
+    }
+
+    /// As [`issuer`](Self::issuer), with a key source shared with other code.
+    pub fn issuer_shared(mut self, issuer: impl Into<String>, keys: Arc<dyn KeySource>) -> Self {
         self.issuers.push(Issuer {
             id: issuer.into(),
-            keys: Arc::new(keys),
+            keys,
         });
         self
     }

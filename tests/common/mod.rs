@@ -174,22 +174,15 @@ pub async fn start_with_keys(
     keys: mcp_server_auth::keys::StaticKeys,
     configure: impl FnOnce(McpAuthBuilder) -> McpAuthBuilder,
 ) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let resource = format!("http://{addr}/mcp");
+    let (listener, resource) = bind().await;
     let builder = McpAuth::builder(resource.clone())
         .issuer(issuer.issuer(), keys)
         .require_scope("mcp:tools")
         .allow_http_loopback(true);
     let auth = configure(builder).build().unwrap();
     let metadata_url = auth.metadata_url().to_owned();
-    let app = Router::new()
-        .route(
-            "/mcp",
-            post(echo_identity).get(echo_identity).delete(echo_identity),
-        )
-        .layer(auth.layer());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = listener.local_addr().unwrap();
+    serve(listener, &auth);
     Server {
         addr,
         resource,
@@ -197,4 +190,22 @@ pub async fn start_with_keys(
         issuer,
         auth,
     }
+}
+
+/// A listener on 127.0.0.1:0 and the resource URI it will serve.
+pub async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
+    (listener, resource)
+}
+
+/// Serves `/mcp` (echoing what the handler saw) behind `auth.layer()` on `listener`.
+pub fn serve(listener: tokio::net::TcpListener, auth: &McpAuth) {
+    let app = Router::new()
+        .route(
+            "/mcp",
+            post(echo_identity).get(echo_identity).delete(echo_identity),
+        )
+        .layer(auth.layer());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 }

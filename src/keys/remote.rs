@@ -1,0 +1,863 @@
+//! [`RemoteJwks`]: an authorization server's keys, discovered and fetched over HTTPS, cached,
+//! refreshed and rotated without ever blocking a request on a lock.
+//!
+//! * **Discovery.** From the issuer: RFC 8414 metadata
+//!   (`/.well-known/oauth-authorization-server`, path-inserted for issuers with a path), then
+//!   OpenID Connect (`{issuer}/.well-known/openid-configuration`). The document's `issuer`
+//!   must equal the configured one byte for byte. Or give the `jwks_uri` yourself.
+//! * **Transport.** `https` only; `http` only for loopback hosts with
+//!   [`allow_http_loopback`](RemoteJwksBuilder::allow_http_loopback). Responses are capped at
+//!   [`super::MAX_JWKS_BYTES`] and each fetch at a timeout.
+//! * **Loading.** Lazy: the first request that needs keys fetches them (others wait for the same
+//!   fetch). [`prefetch`](RemoteJwks::prefetch) loads them ahead of time and reports errors;
+//!   [`status`](RemoteJwks::status) and [`is_ready`](RemoteJwks::is_ready) serve readiness probes.
+//! * **Refresh.** Keys are published through `arc-swap`; requests read them without locks.
+//!   After the TTL (`Cache-Control: max-age`, clamped) a background fetch replaces them while
+//!   requests go on with the old set. A token naming an unknown `kid` triggers one
+//!   single-flight fetch, at most once per [`min_refresh_interval`](RemoteJwksBuilder::min_refresh_interval);
+//!   requests arriving meanwhile wait for it, later ones within the interval are refused at once.
+//! * **Failure.** A failed fetch keeps the last good keys until they are
+//!   [`max_stale`](RemoteJwksBuilder::max_stale) past their TTL, then the source fails closed:
+//!   requests get 503 with `Retry-After`, never 401. Hostile documents (too large, too many keys,
+//!   not JSON, no usable key) count as failed fetches and are logged.
+//!
+//! The HTTP client is pluggable through [`Fetch`]; [`ReqwestFetcher`] (rustls) is the default.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::{KeyDocumentError, KeySet, KeySource, KeysUnavailable, MAX_JWKS_BYTES, RefreshFuture};
+use crate::error::ConfigError;
+use crate::url;
+
+/// Default time to wait for one HTTP fetch.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default minimum time between fetches triggered by unknown key ids or failures.
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// Default key set lifetime when the response has no usable `Cache-Control: max-age`.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(10 * 60);
+/// Default bounds a `Cache-Control: max-age` is clamped to.
+pub const DEFAULT_TTL_BOUNDS: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(24 * 60 * 60));
+/// Default time a key set may still be used past its TTL while refreshes fail.
+pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What a [`Fetch`] implementation is asked to get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchRequest {
+    /// The URL to `GET`.
+    pub url: String,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Refuse bodies longer than this.
+    pub max_bytes: usize,
+}
+
+/// What a [`Fetch`] got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Cache-Control` header, if any.
+    pub cache_control: Option<String>,
+    /// The body, at most `max_bytes` long.
+    pub body: Bytes,
+}
+
+/// Why a fetch failed at the transport level.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The timeout elapsed.
+    #[error("timed out")]
+    Timeout,
+    /// The body exceeded `max_bytes`.
+    #[error("response body too large")]
+    TooLarge,
+    /// Connection, TLS or protocol failure.
+    #[error("transport error: {0}")]
+    Transport(String),
+}
+
+/// A boxed future returned by [`Fetch::get`].
+pub type FetchFuture = Pin<Box<dyn Future<Output = Result<FetchResponse, FetchError>> + Send>>;
+
+/// An HTTP client for key sources: one `GET`, no redirects, bounded in time and size. Implement
+/// it to bring your own client.
+pub trait Fetch: fmt::Debug + Send + Sync + 'static {
+    /// Gets `request.url`.
+    fn get(&self, request: FetchRequest) -> FetchFuture;
+}
+
+/// The default [`Fetch`]: reqwest with rustls, no redirects, no proxy from the environment.
+#[derive(Debug, Clone)]
+pub struct ReqwestFetcher {
+    client: reqwest::Client,
+}
+
+impl ReqwestFetcher {
+    /// A fetcher with its own client.
+    ///
+    /// # Errors
+    /// [`FetchError::Transport`] when the TLS backend cannot be initialized.
+    pub fn new() -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| FetchError::Transport(e.to_string()))?;
+        Ok(ReqwestFetcher { client })
+    }
+}
+
+impl Fetch for ReqwestFetcher {
+    fn get(&self, request: FetchRequest) -> FetchFuture {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let fetch = async {
+                let mut response = client
+                    .get(&request.url)
+                    .header(http::header::ACCEPT, "application/json")
+                    .send()
+                    .await
+                    .map_err(|e| FetchError::Transport(without_url(e)))?;
+                let status = response.status().as_u16();
+                let cache_control = response
+                    .headers()
+                    .get(http::header::CACHE_CONTROL)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                if response
+                    .content_length()
+                    .is_some_and(|len| len > request.max_bytes as u64)
+                {
+                    return Err(FetchError::TooLarge);
+                }
+                let mut body = Vec::new();
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| FetchError::Transport(without_url(e)))?
+                {
+                    if body.len() + chunk.len() > request.max_bytes {
+                        return Err(FetchError::TooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(FetchResponse {
+                    status,
+                    cache_control,
+                    body: body.into(),
+                })
+            };
+            tokio::time::timeout(request.timeout, fetch)
+                .await
+                .unwrap_or(Err(FetchError::Timeout))
+        })
+    }
+}
+
+/// The error's text without its URL, which may carry credentials in a query.
+fn without_url(error: reqwest::Error) -> String {
+    error.without_url().to_string()
+}
+
+/// Why keys could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFetchError {
+    /// Neither metadata document yielded a usable `jwks_uri`.
+    #[error("discovery failed: {0}")]
+    Discovery(String),
+    /// A metadata document names another issuer.
+    #[error("discovered issuer `{found}` differs from the configured one")]
+    IssuerMismatch {
+        /// The `issuer` the document claimed.
+        found: String,
+    },
+    /// A discovered URL is not `https` (or loopback `http` when allowed).
+    #[error("insecure or invalid url `{url}`: {reason}")]
+    InsecureUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The JWKS endpoint answered with another status than 200.
+    #[error("jwks endpoint answered http {0}")]
+    Status(u16),
+    /// The fetch failed.
+    #[error("jwks fetch failed: {0}")]
+    Fetch(FetchError),
+    /// The document is unusable.
+    #[error("jwks document rejected: {0}")]
+    Document(KeyDocumentError),
+    /// The document holds no key this crate can use.
+    #[error("jwks document holds no usable key ({skipped} skipped)")]
+    NoUsableKeys {
+        /// How many keys were skipped.
+        skipped: usize,
+    },
+    /// The fetch did not finish in time for the waiting request.
+    #[error("timed out waiting for the key fetch")]
+    WaitTimeout,
+}
+
+/// A snapshot of a [`RemoteJwks`] for readiness probes and dashboards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyStatus {
+    /// Whether requests can be verified right now.
+    pub ready: bool,
+    /// Usable keys in the current set.
+    pub keys: usize,
+    /// Time since the current set was fetched.
+    pub age: Option<Duration>,
+    /// Whether the set is past its TTL (a refresh is due or failing).
+    pub stale: bool,
+    /// The error of the last fetch, if it failed.
+    pub last_error: Option<KeyFetchError>,
+}
+
+#[derive(Debug)]
+struct Snapshot {
+    set: Arc<KeySet>,
+    fetched: Instant,
+    ttl: Duration,
+}
+
+type Outcome = Option<Result<Arc<KeySet>, KeyFetchError>>;
+
+/// Which budget a fetch is charged to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// First load, TTL refresh, retry after failure: spaced by the last attempt of any kind.
+    Load,
+    /// A token named an unknown `kid`: at most one such fetch per interval.
+    UnknownKid,
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    fetch_timeout: Duration,
+    min_refresh_interval: Duration,
+    default_ttl: Duration,
+    ttl_bounds: (Duration, Duration),
+    max_stale: Duration,
+    allow_http_loopback: bool,
+}
+
+struct Inner {
+    issuer: String,
+    explicit_jwks_uri: Option<String>,
+    fetcher: Arc<dyn Fetch>,
+    settings: Settings,
+    snapshot: ArcSwapOption<Snapshot>,
+    /// Short critical sections only; never held across an `.await`.
+    control: Mutex<Control>,
+}
+
+#[derive(Default)]
+struct Control {
+    discovered_jwks_uri: Option<String>,
+    in_flight: Option<watch::Receiver<Outcome>>,
+    /// Any fetch: spaces out retries after failures and TTL refreshes.
+    last_attempt: Option<Instant>,
+    /// Fetches for unknown key ids: at most one per interval, whatever tokens arrive.
+    last_kid_refresh: Option<Instant>,
+    last_error: Option<KeyFetchError>,
+}
+
+/// Keys fetched from an authorization server. See the [module docs](self). Cheap to clone;
+/// clones share the cache.
+#[derive(Clone)]
+pub struct RemoteJwks {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RemoteJwks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteJwks")
+            .field("issuer", &self.inner.issuer)
+            .field("jwks_uri", &self.inner.explicit_jwks_uri)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`RemoteJwks`]. Every setter documents its default.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RemoteJwksBuilder {
+    issuer: String,
+    jwks_uri: Option<String>,
+    fetcher: Option<Arc<dyn Fetch>>,
+    settings: Settings,
+}
+
+impl RemoteJwks {
+    /// Keys of `issuer`, found by discovery unless [`jwks_uri`](RemoteJwksBuilder::jwks_uri)
+    /// is set.
+    pub fn builder(issuer: impl Into<String>) -> RemoteJwksBuilder {
+        RemoteJwksBuilder {
+            issuer: issuer.into(),
+            jwks_uri: None,
+            fetcher: None,
+            settings: Settings {
+                fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+                min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+                default_ttl: DEFAULT_TTL,
+                ttl_bounds: DEFAULT_TTL_BOUNDS,
+                max_stale: DEFAULT_MAX_STALE,
+                allow_http_loopback: false,
+            },
+        }
+    }
+
+    /// The issuer these keys belong to.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// Fetches the keys now (ignoring the refresh interval) and reports the outcome. Useful at
+    /// start-up to fail fast; requests do not need it.
+    ///
+    /// # Errors
+    /// What went wrong with discovery or the fetch. Previously loaded keys stay in use.
+    pub async fn prefetch(&self) -> Result<(), KeyFetchError> {
+        let receiver = Inner::start_fetch(&self.inner);
+        Inner::wait(&self.inner, receiver).await.map(|_| ())
+    }
+
+    /// Whether requests can be verified right now.
+    pub fn is_ready(&self) -> bool {
+        self.inner.usable_snapshot(Instant::now()).is_some()
+    }
+
+    /// The current state, for readiness probes.
+    pub fn status(&self) -> KeyStatus {
+        let now = Instant::now();
+        let snapshot = self.inner.snapshot.load_full();
+        let control = self.inner.lock();
+        KeyStatus {
+            ready: self.inner.usable_snapshot(now).is_some(),
+            keys: snapshot.as_ref().map_or(0, |s| s.set.len()),
+            age: snapshot.as_ref().map(|s| now.duration_since(s.fetched)),
+            stale: snapshot
+                .as_ref()
+                .is_none_or(|s| now.duration_since(s.fetched) > s.ttl),
+            last_error: control.last_error.clone(),
+        }
+    }
+}
+
+impl RemoteJwksBuilder {
+    /// Fetch keys from this URL instead of discovering it.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.jwks_uri = Some(url.into());
+        self
+    }
+
+    /// Allows `http` URLs on loopback hosts, for development and tests. Defaults to `false`.
+    pub fn allow_http_loopback(mut self, allow: bool) -> Self {
+        self.settings.allow_http_loopback = allow;
+        self
+    }
+
+    /// The HTTP client. Defaults to [`ReqwestFetcher`].
+    pub fn fetcher(mut self, fetcher: impl Fetch) -> Self {
+        self.fetcher = Some(Arc::new(fetcher));
+        self
+    }
+
+    /// Time allowed for one HTTP fetch. Defaults to 5 seconds.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.fetch_timeout = timeout;
+        self
+    }
+
+    /// Minimum time between fetches caused by unknown key ids or after a failure. Defaults to
+    /// 30 seconds.
+    pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
+        self.settings.min_refresh_interval = interval;
+        self
+    }
+
+    /// Key set lifetime when the response carries no `Cache-Control: max-age`. Defaults to 10
+    /// minutes.
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.default_ttl = ttl;
+        self
+    }
+
+    /// Bounds a `Cache-Control: max-age` (and the default TTL) are clamped to. Defaults to 1
+    /// minute and 24 hours.
+    pub fn ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.settings.ttl_bounds = (min, max);
+        self
+    }
+
+    /// How long past its TTL a key set may still be used while refreshes fail; after that the
+    /// source fails closed (503). Defaults to 24 hours.
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.settings.max_stale = max_stale;
+        self
+    }
+
+    /// Checks the configuration. No I/O.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidIssuer`] for an issuer or `jwks_uri` that is not `https` (or
+    /// allowed loopback `http`), [`ConfigError::InvalidDuration`] for a zero timeout or
+    /// inverted TTL bounds.
+    pub fn build(self) -> Result<RemoteJwks, ConfigError> {
+        check_url(
+            &self.issuer,
+            &self.issuer,
+            self.settings.allow_http_loopback,
+            true,
+        )?;
+        if let Some(uri) = &self.jwks_uri {
+            check_url(&self.issuer, uri, self.settings.allow_http_loopback, false)?;
+        }
+        let settings = &self.settings;
+        if settings.fetch_timeout.is_zero() {
+            return Err(ConfigError::InvalidDuration {
+                setting: "fetch_timeout",
+            });
+        }
+        if settings.ttl_bounds.0 > settings.ttl_bounds.1 {
+            return Err(ConfigError::InvalidDuration {
+                setting: "ttl_bounds",
+            });
+        }
+        let fetcher = match self.fetcher {
+            Some(fetcher) => fetcher,
+            None => Arc::new(ReqwestFetcher::new().map_err(|e| ConfigError::HttpClient {
+                reason: e.to_string(),
+            })?),
+        };
+        Ok(RemoteJwks {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                explicit_jwks_uri: self.jwks_uri,
+                fetcher,
+                settings: self.settings,
+                snapshot: ArcSwapOption::empty(),
+                control: Mutex::new(Control::default()),
+            }),
+        })
+    }
+}
+
+fn check_url(
+    issuer: &str,
+    url: &str,
+    allow_http_loopback: bool,
+    is_issuer: bool,
+) -> Result<(), ConfigError> {
+    let parts = url::split(url).and_then(|parts| {
+        url::check_secure(&parts, allow_http_loopback)?;
+        if is_issuer && parts.query.is_some() {
+            return Err("must not contain a query");
+        }
+        Ok(())
+    });
+    parts.map_err(|reason| ConfigError::InvalidIssuer {
+        issuer: if is_issuer {
+            issuer.to_owned()
+        } else {
+            format!("{issuer} (jwks_uri {url})")
+        },
+        reason,
+    })
+}
+
+impl KeySource for RemoteJwks {
+    fn current(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
+        let now = Instant::now();
+        let snapshot = self.inner.snapshot.load_full();
+        if let Some(snapshot) = &snapshot
+            && now.duration_since(snapshot.fetched) > snapshot.ttl
+        {
+            // Due for a refresh: fetch in the background, answer with what we have.
+            Inner::refresh_in_background(&self.inner);
+        }
+        match self.inner.usable_snapshot(now) {
+            Some(set) => Ok(set),
+            None => Err(KeysUnavailable::new(self.inner.retry_after(now))),
+        }
+    }
+
+    fn refresh(&self) -> RefreshFuture {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let now = Instant::now();
+            // With keys in hand this is a refresh for an unknown `kid`, which has its own budget;
+            // without, it is the first load or a retry after failures.
+            let gate = if inner.usable_snapshot(now).is_some() {
+                Gate::UnknownKid
+            } else {
+                Gate::Load
+            };
+            if let Some(receiver) = Inner::join_or_start(&inner, now, gate) {
+                let _ = Inner::wait(&inner, receiver).await;
+            }
+            let now = Instant::now();
+            inner
+                .usable_snapshot(now)
+                .ok_or_else(|| KeysUnavailable::new(inner.retry_after(now)))
+        })
+    }
+
+    fn is_ready(&self) -> bool {
+        RemoteJwks::is_ready(self)
+    }
+
+    fn prefetch(&self) -> super::PrefetchFuture {
+        let this = self.clone();
+        Box::pin(async move {
+            RemoteJwks::prefetch(&this)
+                .await
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        })
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The current set if it is within TTL plus `max_stale`.
+    fn usable_snapshot(&self, now: Instant) -> Option<Arc<KeySet>> {
+        let snapshot = self.snapshot.load_full()?;
+        let limit = snapshot.ttl.saturating_add(self.settings.max_stale);
+        (now.duration_since(snapshot.fetched) <= limit).then(|| Arc::clone(&snapshot.set))
+    }
+
+    fn retry_after(&self, now: Instant) -> u64 {
+        let control = self.lock();
+        let wait = match control.last_attempt {
+            Some(at) => self
+                .settings
+                .min_refresh_interval
+                .saturating_sub(now.duration_since(at)),
+            None => Duration::ZERO,
+        };
+        wait.as_secs().max(1)
+    }
+
+    /// Joins the fetch in flight, or starts one unless `gate` says it is too soon.
+    fn join_or_start(
+        self: &Arc<Self>,
+        now: Instant,
+        gate: Gate,
+    ) -> Option<watch::Receiver<Outcome>> {
+        {
+            let mut control = self.lock();
+            if let Some(receiver) = &control.in_flight {
+                return Some(receiver.clone());
+            }
+            let last = match gate {
+                Gate::Load => control.last_attempt,
+                Gate::UnknownKid => control.last_kid_refresh,
+            };
+            if last.is_some_and(|at| now.duration_since(at) < self.settings.min_refresh_interval) {
+                return None;
+            }
+            if gate == Gate::UnknownKid {
+                control.last_kid_refresh = Some(now);
+            }
+        }
+        Some(Self::start_fetch(self))
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let _ = Self::join_or_start(self, Instant::now(), Gate::Load);
+    }
+
+    /// Starts a fetch task (or joins the one in flight) and returns its outcome channel.
+    fn start_fetch(self: &Arc<Self>) -> watch::Receiver<Outcome> {
+        let (sender, receiver) = {
+            let mut control = self.lock();
+            if let Some(receiver) = &control.in_flight {
+                return receiver.clone();
+            }
+            let (sender, receiver) = watch::channel(None);
+            control.in_flight = Some(receiver.clone());
+            control.last_attempt = Some(Instant::now());
+            (sender, receiver)
+        };
+        let inner = Arc::clone(self);
+        let task = async move {
+            let outcome = inner.fetch_once().await;
+            {
+                let mut control = inner.lock();
+                control.in_flight = None;
+                control.last_error = outcome.as_ref().err().cloned();
+            }
+            if let Err(error) = &outcome {
+                tracing::warn!(
+                    target: crate::TRACE_TARGET,
+                    issuer = %inner.issuer,
+                    %error,
+                    "key fetch failed; keeping the previous keys"
+                );
+            }
+            let _ = sender.send(Some(outcome));
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                // The task runs to completion even if every waiter gives up.
+                drop(handle.spawn(task));
+            }
+            Err(_) => {
+                let mut control = self.lock();
+                control.in_flight = None;
+                control.last_error = Some(KeyFetchError::Fetch(FetchError::Transport(
+                    "no tokio runtime to fetch keys on".to_owned(),
+                )));
+            }
+        }
+        receiver
+    }
+
+    async fn wait(
+        self: &Arc<Self>,
+        mut receiver: watch::Receiver<Outcome>,
+    ) -> Result<Arc<KeySet>, KeyFetchError> {
+        // Discovery plus the JWKS fetch, each bounded by the fetch timeout.
+        let limit = self.settings.fetch_timeout.saturating_mul(2) + Duration::from_millis(250);
+        let waited = tokio::time::timeout(limit, receiver.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(outcome)) => match &*outcome {
+                Some(result) => result.clone(),
+                None => Err(KeyFetchError::WaitTimeout),
+            },
+            // The sender is gone without an outcome (no runtime), or time ran out.
+            Ok(Err(_)) => Err(self
+                .lock()
+                .last_error
+                .clone()
+                .unwrap_or(KeyFetchError::WaitTimeout)),
+            Err(_) => Err(KeyFetchError::WaitTimeout),
+        }
+    }
+
+    async fn fetch_once(self: &Arc<Self>) -> Result<Arc<KeySet>, KeyFetchError> {
+        let jwks_uri = self.jwks_uri().await?;
+        let response = self
+            .fetcher
+            .get(FetchRequest {
+                url: jwks_uri,
+                timeout: self.settings.fetch_timeout,
+                max_bytes: MAX_JWKS_BYTES,
+            })
+            .await
+            .map_err(KeyFetchError::Fetch)?;
+        if response.status != 200 {
+            return Err(KeyFetchError::Status(response.status));
+        }
+        let set = KeySet::from_jwks(&response.body).map_err(KeyFetchError::Document)?;
+        if set.is_empty() {
+            return Err(KeyFetchError::NoUsableKeys {
+                skipped: set.skipped().len(),
+            });
+        }
+        let ttl = self.ttl(response.cache_control.as_deref());
+        let set = Arc::new(set);
+        self.snapshot.store(Some(Arc::new(Snapshot {
+            set: Arc::clone(&set),
+            fetched: Instant::now(),
+            ttl,
+        })));
+        tracing::debug!(
+            target: crate::TRACE_TARGET,
+            issuer = %self.issuer,
+            keys = set.len(),
+            ttl_secs = ttl.as_secs(),
+            "keys loaded"
+        );
+        Ok(set)
+    }
+
+    /// The TTL a response grants: its `max-age` (or the default), clamped to the bounds.
+    fn ttl(&self, cache_control: Option<&str>) -> Duration {
+        let (min, max) = self.settings.ttl_bounds;
+        let max_age = cache_control.and_then(|value| {
+            value.split(',').find_map(|directive| {
+                let directive = directive.trim();
+                if directive.eq_ignore_ascii_case("no-store")
+                    || directive.eq_ignore_ascii_case("no-cache")
+                {
+                    return Some(Duration::ZERO);
+                }
+                let (name, secs) = directive.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("max-age")
+                    .then(|| secs.trim().trim_matches('"').parse::<u64>().ok())
+                    .flatten()
+                    .map(Duration::from_secs)
+            })
+        });
+        max_age.unwrap_or(self.settings.default_ttl).clamp(min, max)
+    }
+
+    async fn jwks_uri(self: &Arc<Self>) -> Result<String, KeyFetchError> {
+        if let Some(uri) = &self.explicit_jwks_uri {
+            return Ok(uri.clone());
+        }
+        if let Some(uri) = self.lock().discovered_jwks_uri.clone() {
+            return Ok(uri);
+        }
+        let mut problems = Vec::new();
+        for url in discovery_urls(&self.issuer) {
+            match self.discover(&url).await {
+                Ok(uri) => {
+                    self.lock().discovered_jwks_uri = Some(uri.clone());
+                    return Ok(uri);
+                }
+                Err(mismatch @ KeyFetchError::IssuerMismatch { .. }) => return Err(mismatch),
+                Err(insecure @ KeyFetchError::InsecureUrl { .. }) => return Err(insecure),
+                Err(other) => problems.push(other.to_string()),
+            }
+        }
+        Err(KeyFetchError::Discovery(problems.join("; ")))
+    }
+
+    async fn discover(&self, url: &str) -> Result<String, KeyFetchError> {
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            issuer: Option<String>,
+            jwks_uri: Option<String>,
+        }
+        let response = self
+            .fetcher
+            .get(FetchRequest {
+                url: url.to_owned(),
+                timeout: self.settings.fetch_timeout,
+                max_bytes: MAX_JWKS_BYTES,
+            })
+            .await
+            .map_err(KeyFetchError::Fetch)?;
+        if response.status != 200 {
+            return Err(KeyFetchError::Status(response.status));
+        }
+        let metadata: Metadata = serde_json::from_slice(&response.body)
+            .map_err(|_| KeyFetchError::Discovery("metadata is not a json object".to_owned()))?;
+        let found = metadata.issuer.unwrap_or_default();
+        if found != self.issuer {
+            return Err(KeyFetchError::IssuerMismatch { found });
+        }
+        let jwks_uri = metadata
+            .jwks_uri
+            .ok_or_else(|| KeyFetchError::Discovery("metadata has no jwks_uri".to_owned()))?;
+        url::split(&jwks_uri)
+            .and_then(|parts| url::check_secure(&parts, self.settings.allow_http_loopback))
+            .map_err(|reason| KeyFetchError::InsecureUrl {
+                url: jwks_uri.clone(),
+                reason,
+            })?;
+        Ok(jwks_uri)
+    }
+}
+
+/// The metadata URLs to try for `issuer`, in order: RFC 8414 (path-inserted), then OpenID
+/// Connect Discovery (appended).
+pub fn discovery_urls(issuer: &str) -> Vec<String> {
+    let mut urls = Vec::with_capacity(2);
+    if let Ok(parts) = url::split(issuer) {
+        let path = if parts.path == "/" { "" } else { parts.path };
+        urls.push(format!(
+            "{}://{}/.well-known/oauth-authorization-server{path}",
+            parts.scheme, parts.authority
+        ));
+    }
+    urls.push(format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    ));
+    urls
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_urls_insert_and_append() {
+        assert_eq!(
+            discovery_urls("https://auth.example.com"),
+            [
+                "https://auth.example.com/.well-known/oauth-authorization-server",
+                "https://auth.example.com/.well-known/openid-configuration"
+            ]
+        );
+        assert_eq!(
+            discovery_urls("https://auth.example.com/tenant1"),
+            [
+                "https://auth.example.com/.well-known/oauth-authorization-server/tenant1",
+                "https://auth.example.com/tenant1/.well-known/openid-configuration"
+            ]
+        );
+    }
+
+    #[test]
+    fn ttl_honours_max_age_within_bounds() {
+        let jwks = RemoteJwks::builder("https://auth.example.com")
+            .fetcher(NeverFetch)
+            .build()
+            .unwrap();
+        let ttl = |cc| jwks.inner.ttl(cc);
+        assert_eq!(ttl(None), DEFAULT_TTL);
+        assert_eq!(ttl(Some("public, max-age=3600")), Duration::from_secs(3600));
+        assert_eq!(ttl(Some("max-age=\"120\"")), Duration::from_secs(120));
+        assert_eq!(ttl(Some("max-age=1")), DEFAULT_TTL_BOUNDS.0);
+        assert_eq!(ttl(Some("no-store")), DEFAULT_TTL_BOUNDS.0);
+        assert_eq!(ttl(Some("max-age=99999999")), DEFAULT_TTL_BOUNDS.1);
+        assert_eq!(ttl(Some("max-age=abc")), DEFAULT_TTL);
+    }
+
+    #[test]
+    fn builder_refuses_insecure_urls() {
+        let build = |issuer: &str, jwks: Option<&str>, loopback: bool| {
+            let mut builder = RemoteJwks::builder(issuer)
+                .fetcher(NeverFetch)
+                .allow_http_loopback(loopback);
+            if let Some(jwks) = jwks {
+                builder = builder.jwks_uri(jwks);
+            }
+            builder.build().map(|_| ())
+        };
+        assert!(build("https://a.example", None, false).is_ok());
+        assert!(build("http://a.example", None, true).is_err());
+        assert!(build("http://127.0.0.1:9", None, false).is_err());
+        assert!(build("http://127.0.0.1:9", None, true).is_ok());
+        assert!(build("https://a.example", Some("http://a.example/jwks"), true).is_err());
+        assert!(build("https://a.example?x=1", None, false).is_err());
+    }
+
+    #[derive(Debug)]
+    struct NeverFetch;
+
+    impl Fetch for NeverFetch {
+        fn get(&self, _request: FetchRequest) -> FetchFuture {
+            Box::pin(std::future::ready(Err(FetchError::Transport(
+                "offline".to_owned(),
+            ))))
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Remote keys against a real loopback authorization server (`TestIssuer::start`): discovery,
+//! lazy loading, rotation, floods of unknown key ids, outages, slow and hostile key endpoints,
+//! and several issuers. Every test goes through the real layer over loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use mcp_server_auth::McpAuth;
+use mcp_server_auth::keys::RemoteJwks;
+use mcp_server_auth::keys::remote::{KeyFetchError, RemoteJwksBuilder};
+use mcp_server_auth::testing::TestIssuer;
+use serde_json::Value;
+
+/// A server guarded by an `McpAuth` built by `configure`, plus its resource URI.
+struct App {
+    url: String,
+    resource: String,
+    auth: McpAuth,
+}
+
+async fn app(
+    configure: impl FnOnce(mcp_server_auth::McpAuthBuilder) -> mcp_server_auth::McpAuthBuilder,
+) -> App {
+    let (listener, resource) = bind().await;
+    let auth = configure(
+        McpAuth::builder(resource.clone())
+            .require_scope("mcp:tools")
+            .allow_http_loopback(true),
+    )
+    .build()
+    .unwrap();
+    serve(listener, &auth);
+    App {
+        url: resource.clone(),
+        resource,
+        auth,
+    }
+}
+
+impl App {
+    async fn send(&self, token: &str) -> reqwest::Response {
+        client()
+            .post(&self.url)
+            .header("authorization", format!("Bearer {token}"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn token(&self, issuer: &TestIssuer) -> String {
+        issuer
+            .token()
+            .audience(self.resource.clone())
+            .scope("mcp:tools")
+            .sign()
+    }
+}
+
+fn remote(issuer: &TestIssuer) -> RemoteJwksBuilder {
+    RemoteJwks::builder(issuer.issuer()).allow_http_loopback(true)
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+#[tokio::test]
+async fn keys_load_lazily_on_the_first_request_through_discovery() {
+    let issuer = TestIssuer::start().await;
+    let app = app(|b| b.authorization_server(issuer.issuer())).await;
+    assert_eq!(issuer.jwks_fetches(), 0, "building does no I/O");
+    assert!(!app.auth.is_ready());
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+    assert_eq!(issuer.jwks_fetches(), 1);
+    assert!(app.auth.is_ready());
+    // Cached: no more fetches.
+    for _ in 0..5 {
+        assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+    }
+    assert_eq!(issuer.jwks_fetches(), 1);
+}
+
+#[tokio::test]
+async fn rotated_key_is_accepted_on_its_first_request() {
+    let issuer = TestIssuer::start().await;
+    let app = app(|b| b.authorization_server(issuer.issuer())).await;
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+    let old_kid = issuer.kid().to_owned();
+
+    let new_kid = issuer.rotate();
+    assert_ne!(new_kid, old_kid);
+    let token = app.token(&issuer);
+    let started = Instant::now();
+    assert_eq!(
+        app.send(&token).await.status(),
+        200,
+        "new key, first request"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        issuer.jwks_fetches(),
+        2,
+        "one load, one refresh for the new kid"
+    );
+}
+
+#[tokio::test]
+async fn flood_of_unknown_kids_costs_at_most_two_fetches() {
+    let issuer = TestIssuer::start().await;
+    let app = app(|b| b.authorization_server(issuer.issuer())).await;
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+
+    let started = Instant::now();
+    for i in 0..200 {
+        let token = issuer
+            .token()
+            .audience(app.resource.clone())
+            .scope("mcp:tools")
+            .header(
+                "kid",
+                format!("random-{i}-{}", started.elapsed().as_nanos()),
+            )
+            .sign();
+        let sent = Instant::now();
+        let response = app.send(&token).await;
+        assert_eq!(response.status(), 401, "request {i}");
+        assert_eq!(challenge(&response).get("error"), Some("invalid_token"));
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "request {i} answered promptly"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        issuer.jwks_fetches() <= 2,
+        "{} fetches for 200 unknown kids",
+        issuer.jwks_fetches()
+    );
+}
+
+#[tokio::test]
+async fn outage_keeps_keys_until_max_stale_then_503_then_recovers() {
+    let issuer = TestIssuer::start().await;
+    let source = remote(&issuer)
+        .default_ttl(ms(300))
+        .ttl_bounds(ms(100), Duration::from_secs(60))
+        .max_stale(ms(1500))
+        .min_refresh_interval(ms(200))
+        .build()
+        .unwrap();
+    let app = app(|b| b.issuer(issuer.issuer(), source.clone())).await;
+    let token = app.token(&issuer);
+    assert_eq!(app.send(&token).await.status(), 200);
+    let loaded = Instant::now();
+
+    issuer.fail_with(Some(500));
+    tokio::time::sleep(ms(450)).await;
+    // Past the TTL: the background refresh fails, the cached keys still serve.
+    assert_eq!(app.send(&token).await.status(), 200);
+    tokio::time::sleep(ms(300)).await;
+    assert_eq!(app.send(&token).await.status(), 200);
+    assert!(
+        source.status().last_error.is_some(),
+        "the failure is recorded"
+    );
+
+    tokio::time::sleep((loaded + ms(1900)).saturating_duration_since(Instant::now())).await;
+    let response = app.send(&token).await;
+    assert_eq!(response.status(), 503, "past max_stale: fail closed");
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(response.headers().get("www-authenticate").is_none());
+    assert!(!app.auth.is_ready());
+
+    issuer.fail_with(None);
+    tokio::time::sleep(ms(250)).await;
+    assert_eq!(app.send(&token).await.status(), 200, "recovered");
+    assert!(app.auth.is_ready());
+}
+
+#[tokio::test]
+async fn slow_refresh_does_not_hold_up_requests_with_known_kids() {
+    let issuer = TestIssuer::start().await;
+    let source = remote(&issuer)
+        .fetch_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let app = Arc::new(app(|b| b.issuer(issuer.issuer(), source)).await);
+    let token = app.token(&issuer);
+    assert_eq!(app.send(&token).await.status(), 200);
+
+    issuer.set_delay(Duration::from_secs(5));
+    let unknown = issuer
+        .token()
+        .audience(app.resource.clone())
+        .scope("mcp:tools")
+        .header("kid", "not-yet-published")
+        .sign();
+    let waiting_app = Arc::clone(&app);
+    let waiting = tokio::spawn(async move { waiting_app.send(&unknown).await.status() });
+    tokio::time::sleep(ms(200)).await;
+
+    for i in 0..5 {
+        let started = Instant::now();
+        assert_eq!(app.send(&token).await.status(), 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "known-kid request {i} took {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(!waiting.is_finished(), "the refresh is still in flight");
+    waiting.abort();
+}
+
+#[tokio::test]
+async fn issuer_down_from_the_start_gets_503_and_prefetch_reports_it() {
+    // A loopback port nothing listens on.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let source = RemoteJwks::builder(url.clone())
+        .allow_http_loopback(true)
+        .min_refresh_interval(ms(100))
+        .build()
+        .unwrap();
+    let app = app(|b| b.issuer(url.clone(), source.clone())).await;
+
+    let offline = TestIssuer::new(url.clone());
+    let response = app.send(&app.token(&offline)).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(response.headers().get("www-authenticate").is_none());
+
+    let error = source.prefetch().await.unwrap_err();
+    assert!(matches!(error, KeyFetchError::Discovery(_)), "{error:?}");
+    let error = app.auth.prefetch().await.unwrap_err();
+    assert_eq!(error.failures().len(), 1);
+    assert_eq!(error.failures()[0].0, url);
+    assert!(!app.auth.is_ready());
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn hostile_key_documents_keep_the_old_keys_and_are_logged() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let issuer = TestIssuer::start().await;
+    let source = remote(&issuer).build().unwrap();
+    let app = app(|b| b.issuer(issuer.issuer(), source.clone())).await;
+    let token = app.token(&issuer);
+    assert_eq!(app.send(&token).await.status(), 200);
+
+    let too_many: Vec<Value> = (0..101)
+        .map(|i| serde_json::json!({"kty": "EC", "crv": "P-256", "kid": format!("k{i}"), "x": "AA", "y": "AA"}))
+        .collect();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("oversized", vec![b' '; 300 * 1024]),
+        (
+            "too many keys",
+            serde_json::json!({ "keys": too_many })
+                .to_string()
+                .into_bytes(),
+        ),
+        ("not json", b"<html>maintenance</html>".to_vec()),
+        ("wrong shape", br#"{"keys":"everything"}"#.to_vec()),
+        (
+            "no usable key",
+            br#"{"keys":[{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}"#.to_vec(),
+        ),
+        ("empty", Vec::new()),
+    ];
+    for (name, body) in cases {
+        issuer.serve_jwks_body(Some(body));
+        let error = source.prefetch().await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                KeyFetchError::Document(_)
+                    | KeyFetchError::NoUsableKeys { .. }
+                    | KeyFetchError::Fetch(_)
+            ),
+            "{name}: {error:?}"
+        );
+        assert_eq!(source.status().last_error, Some(error), "{name}");
+        assert_eq!(
+            app.send(&token).await.status(),
+            200,
+            "{name}: old keys still serve"
+        );
+    }
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.matches("key fetch failed").count() >= 6,
+        "each hostile document is logged: {text}"
+    );
+    assert!(!text.contains(&token));
+}
+
+#[tokio::test]
+async fn discovery_with_a_tenant_path_works_through_either_metadata_document() {
+    let issuer = TestIssuer::start_at_path("/tenant1").await;
+    assert!(issuer.issuer().ends_with("/tenant1"));
+    for (rfc8414, openid) in [(true, false), (false, true)] {
+        issuer.serve_discovery(rfc8414, openid);
+        let source = remote(&issuer).build().unwrap();
+        source.prefetch().await.unwrap();
+        assert!(source.is_ready(), "rfc8414={rfc8414} openid={openid}");
+    }
+    // End to end through the builder.
+    issuer.serve_discovery(true, true);
+    let app = app(|b| b.authorization_server(issuer.issuer())).await;
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn discovered_issuer_that_differs_is_refused() {
+    let issuer = TestIssuer::start().await;
+    issuer.advertise_issuer(Some("https://impostor.example.com"));
+    let source = remote(&issuer).build().unwrap();
+    let error = source.prefetch().await.unwrap_err();
+    assert_eq!(
+        error,
+        KeyFetchError::IssuerMismatch {
+            found: "https://impostor.example.com".to_owned()
+        }
+    );
+    assert_eq!(
+        issuer.jwks_fetches(),
+        0,
+        "no keys fetched from an impostor's document"
+    );
+    let app = app(|b| b.issuer(issuer.issuer(), source)).await;
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 503);
+}
+
+#[tokio::test]
+async fn explicit_jwks_uri_needs_no_discovery() {
+    let issuer = TestIssuer::start().await;
+    issuer.serve_discovery(false, false);
+    let app =
+        app(|b| b.authorization_server_with_jwks_uri(issuer.issuer(), issuer.jwks_uri())).await;
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+    assert_eq!(issuer.metadata_fetches(), 0);
+}
+
+#[tokio::test]
+async fn two_issuers_each_verify_only_their_own_tokens() {
+    let a = TestIssuer::start().await;
+    let b = TestIssuer::start().await;
+    let app = app(|builder| {
+        builder
+            .authorization_server(a.issuer())
+            .authorization_server(b.issuer())
+    })
+    .await;
+    assert_eq!(app.send(&app.token(&a)).await.status(), 200);
+    assert_eq!(app.send(&app.token(&b)).await.status(), 200);
+
+    // Claims issuer A, signed with B's key (under B's kid, then under A's kid).
+    let forged = b
+        .token()
+        .audience(app.resource.clone())
+        .scope("mcp:tools")
+        .claim("iss", a.issuer())
+        .sign();
+    assert_eq!(app.send(&forged).await.status(), 401);
+    let forged = b
+        .token()
+        .audience(app.resource.clone())
+        .scope("mcp:tools")
+        .claim("iss", a.issuer())
+        .header("kid", a.kid())
+        .sign();
+    assert_eq!(app.send(&forged).await.status(), 401);
+
+    let metadata: Value = client()
+        .get(app.auth.metadata_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["authorization_servers"],
+        serde_json::json!([a.issuer(), b.issuer()]),
+        "every issuer listed, primary first"
+    );
+}
