@@ -114,12 +114,32 @@ impl McpAuth {
     /// # Errors
     /// [`PrefetchError`] naming each issuer that failed and why.
     pub async fn prefetch(&self) -> Result<(), PrefetchError> {
+        // All issuers at once: one unreachable issuer must not delay the others.
+        let mut pending: Vec<_> = self
+            .config
+            .validator
+            .key_sources()
+            .map(|(issuer, source)| (issuer, Some(source.prefetch())))
+            .collect();
         let mut failures = Vec::new();
-        for (issuer, source) in self.config.validator.key_sources() {
-            if let Err(error) = source.prefetch().await {
-                failures.push((issuer.to_owned(), error.to_string()));
+        std::future::poll_fn(|cx| {
+            let mut done = true;
+            for (issuer, slot) in &mut pending {
+                if let Some(future) = slot {
+                    match future.as_mut().poll(cx) {
+                        Poll::Ready(result) => {
+                            if let Err(error) = result {
+                                failures.push(((*issuer).to_owned(), error.to_string()));
+                            }
+                            *slot = None;
+                        }
+                        Poll::Pending => done = false,
+                    }
+                }
             }
-        }
+            if done { Poll::Ready(()) } else { Poll::Pending }
+        })
+        .await;
         if failures.is_empty() {
             Ok(())
         } else {
@@ -139,6 +159,11 @@ impl McpAuth {
     /// The token validator, for use outside a layer.
     pub fn validator(&self) -> &Validator {
         &self.config.validator
+    }
+
+    /// The resource identifier, as configured and published.
+    pub fn resource(&self) -> &str {
+        &self.document.resource
     }
 
     /// The metadata document served.

@@ -28,6 +28,16 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A `jwks_uri` is not an absolute `https` URL (or an allowed loopback `http` one).
+    #[error("invalid jwks_uri `{jwks_uri}` for issuer `{issuer}`: {reason}")]
+    InvalidJwksUri {
+        /// The issuer it belongs to.
+        issuer: String,
+        /// The configured value.
+        jwks_uri: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// No authorization server was configured.
     #[error("no authorization server configured")]
     NoIssuer,

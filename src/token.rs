@@ -86,7 +86,9 @@ impl VerifiedToken {
         &self.inner.scopes
     }
 
-    /// Whether `scope` was granted.
+    /// Whether `scope` was granted, literally: scope hierarchies configured with
+    /// [`scope_implies`](crate::McpAuthBuilder::scope_implies) apply to the layer's checks, not
+    /// here.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.inner.scopes.iter().any(|s| s == scope)
     }

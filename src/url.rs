@@ -114,7 +114,9 @@ pub(crate) fn check_secure(
         if allow_http_loopback {
             Ok(())
         } else {
-            Err("uses http; enable allow_http_loopback for loopback development")
+            Err(
+                "uses http, allowed only on loopback hosts when http loopback is enabled for development",
+            )
         }
     } else {
         Err("must use https")

@@ -415,8 +415,8 @@ impl RemoteJwksBuilder {
     /// Checks the configuration. No I/O.
     ///
     /// # Errors
-    /// [`ConfigError::InvalidIssuer`] for an issuer or `jwks_uri` that is not `https` (or
-    /// allowed loopback `http`), [`ConfigError::InvalidDuration`] for a zero timeout or
+    /// [`ConfigError::InvalidIssuer`] or [`ConfigError::InvalidJwksUri`] for a URL that is not
+    /// `https` (or allowed loopback `http`), [`ConfigError::InvalidDuration`] for a zero timeout or
     /// inverted TTL bounds.
     pub fn build(self) -> Result<RemoteJwks, ConfigError> {
         check_url(
@@ -464,20 +464,26 @@ fn check_url(
     allow_http_loopback: bool,
     is_issuer: bool,
 ) -> Result<(), ConfigError> {
-    let parts = url::split(url).and_then(|parts| {
+    let checked = url::split(url).and_then(|parts| {
         url::check_secure(&parts, allow_http_loopback)?;
         if is_issuer && parts.query.is_some() {
             return Err("must not contain a query");
         }
         Ok(())
     });
-    parts.map_err(|reason| ConfigError::InvalidIssuer {
-        issuer: if is_issuer {
-            issuer.to_owned()
+    checked.map_err(|reason| {
+        if is_issuer {
+            ConfigError::InvalidIssuer {
+                issuer: issuer.to_owned(),
+                reason,
+            }
         } else {
-            format!("{issuer} (jwks_uri {url})")
-        },
-        reason,
+            ConfigError::InvalidJwksUri {
+                issuer: issuer.to_owned(),
+                jwks_uri: url.to_owned(),
+                reason,
+            }
+        }
     })
 }
 
@@ -609,11 +615,13 @@ impl Inner {
                 control.last_error = outcome.as_ref().err().cloned();
             }
             if let Err(error) = &outcome {
+                let kept = inner.snapshot.load().as_ref().map_or(0, |s| s.set.len());
                 tracing::warn!(
                     target: crate::TRACE_TARGET,
                     issuer = %inner.issuer,
                     %error,
-                    "key fetch failed; keeping the previous keys"
+                    kept_keys = kept,
+                    "key fetch failed"
                 );
             }
             let _ = sender.send(Some(outcome));
@@ -731,6 +739,7 @@ impl Inner {
                 }
                 Err(mismatch @ KeyFetchError::IssuerMismatch { .. }) => return Err(mismatch),
                 Err(insecure @ KeyFetchError::InsecureUrl { .. }) => return Err(insecure),
+                Err(KeyFetchError::Discovery(problem)) => problems.push(problem),
                 Err(other) => problems.push(other.to_string()),
             }
         }
@@ -751,12 +760,15 @@ impl Inner {
                 max_bytes: MAX_JWKS_BYTES,
             })
             .await
-            .map_err(KeyFetchError::Fetch)?;
+            .map_err(|e| KeyFetchError::Discovery(format!("{url}: {e}")))?;
         if response.status != 200 {
-            return Err(KeyFetchError::Status(response.status));
+            return Err(KeyFetchError::Discovery(format!(
+                "{url} answered http {}",
+                response.status
+            )));
         }
         let metadata: Metadata = serde_json::from_slice(&response.body)
-            .map_err(|_| KeyFetchError::Discovery("metadata is not a json object".to_owned()))?;
+            .map_err(|_| KeyFetchError::Discovery(format!("{url} is not a json object")))?;
         let found = metadata.issuer.unwrap_or_default();
         if found != self.issuer {
             return Err(KeyFetchError::IssuerMismatch { found });

@@ -1,0 +1,586 @@
+//! An MCP server protected by a real authorization server: it trusts the keys your identity
+//! provider publishes, found by discovery (RFC 8414 / OpenID Connect) or given as a JWKS URL.
+//!
+//! ```text
+//! cargo run --example protected_server -- --issuer https://auth.example.com
+//! cargo run --example protected_server -- --port 9000 \
+//!     --resource https://mcp.example.com/mcp --bind 0.0.0.0 \
+//!     --issuer https://login.example.com/tenant --jwks-uri https://login.example.com/keys
+//! cargo run --example protected_server -- --help
+//! ```
+//!
+//! Once listening it prints exactly two lines on standard output, which scripts may parse:
+//!
+//! ```text
+//! listening on http://127.0.0.1:8080/mcp
+//! metadata: http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp
+//! ```
+//!
+//! Everything else (configuration summary, warnings, logs) goes to standard error. Invalid flags
+//! or configuration exit with code 2 and a one-line message; a failure to listen exits with 1.
+//!
+//! # What is where
+//!
+//! * The MCP server is an rmcp [`StreamableHttpService`] in stateless JSON mode, nested at
+//!   `/mcp` in an axum [`Router`] that [`McpAuth::layer`] wraps whole: the layer serves the
+//!   protected resource metadata (RFC 9728) and refuses requests without a valid bearer token
+//!   (401 with a `WWW-Authenticate` challenge naming the metadata, 403 without the endpoint
+//!   scope, 503 with `Retry-After` while the authorization server's keys cannot be had).
+//! * Keys are loaded at start-up ([`McpAuth::prefetch`]). If the authorization server is
+//!   unreachable the server says so on standard error and starts anyway: requests get 503
+//!   until the keys load, then it recovers by itself.
+//! * Per-tool scopes (`--tool-scope`) are checked in [`ServerHandler::call_tool`], before the
+//!   tool runs; a token without them gets a tool error (`isError: true`) naming the scope.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::Router;
+use http::request::Parts;
+use mcp_server_auth::{McpAuth, VerifiedToken};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::{Extension, ToolCallContext};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+const DEFAULT_PORT: u16 = 8080;
+const DEFAULT_SCOPE: &str = "mcp:tools";
+const DEFAULT_TOOL_SCOPE: (&str, &str) = ("admin_reset", "mcp:admin");
+/// Where the MCP endpoint is mounted.
+const MCP_PATH: &str = "/mcp";
+
+const USAGE: &str = "usage: protected_server --issuer <url> [--issuer <url>]... [options]";
+
+const HELP: &str = "\
+An MCP server that accepts only access tokens from the given authorization server(s).
+
+usage: protected_server --issuer <url> [--issuer <url>]... [options]
+
+Options:
+  --issuer <url>             An authorization server to trust (repeatable, at least one; the
+                             first is the primary). Tokens must carry it in `iss`, byte for byte.
+                             Its keys are found by RFC 8414 / OpenID Connect discovery.
+  --jwks-uri <url>           Fetch the keys from this URL instead of discovering it (only with
+                             exactly one --issuer).
+  --port <n>                 Port to listen on (default 8080; 0 picks a free port).
+  --bind <ip>                Address to listen on (default 127.0.0.1), e.g. 0.0.0.0.
+  --resource <url>           The resource identifier: the URL clients use, and the `aud` tokens
+                             must carry (default http://<bind ip>:<port>/mcp, 127.0.0.1 when
+                             bound to all interfaces). Must be https unless it is loopback and
+                             --allow-http-loopback is given. The MCP endpoint is served at /mcp
+                             whatever its path: put a proxy in front to map it.
+  --scope <scope>            The scope every request needs (default mcp:tools).
+  --tool-scope <tool>=<scope>
+                             An extra scope a tool needs (repeatable; default
+                             admin_reset=mcp:admin when none is given). Tools: whoami, echo,
+                             admin_reset.
+  --allow-http-loopback      Allow http:// URLs on loopback hosts (127.0.0.1, localhost, [::1])
+                             for the resource, the issuers and the JWKS URL. Development only.
+  -h, --help                 Show this help.
+
+Flags taking a value also accept --flag=value.
+
+On start it prints `listening on http://<addr>/mcp`, then `metadata: <url>`, on standard
+output. Set RUST_LOG=mcp_server_auth=debug to see why requests are refused.
+";
+
+// ---------------------------------------------------------------------------------------------
+// Command line.
+// ---------------------------------------------------------------------------------------------
+
+/// The parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Options {
+    bind: IpAddr,
+    port: u16,
+    resource: Option<String>,
+    issuers: Vec<String>,
+    jwks_uri: Option<String>,
+    scope: String,
+    /// Tool name → the scopes it needs on top of `scope`, in the order given.
+    tool_scopes: BTreeMap<String, Vec<String>>,
+    allow_http_loopback: bool,
+}
+
+#[derive(Debug)]
+enum Command {
+    Run(Options),
+    Help,
+}
+
+/// Parses the arguments (without the program name). `Err` is a one-line message.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.into_iter();
+    let mut bind = None;
+    let mut port = None;
+    let mut resource = None;
+    let mut issuers = Vec::new();
+    let mut jwks_uri = None;
+    let mut scope = None;
+    let mut tool_scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut allow_http_loopback = false;
+
+    while let Some(arg) = args.next() {
+        // `--flag=value` or `--flag value`.
+        let (flag, mut inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg, None),
+        };
+        let mut value = || -> Result<String, String> {
+            if let Some(value) = inline.take() {
+                return Ok(value);
+            }
+            match args.next() {
+                Some(value) if !value.starts_with("--") => Ok(value),
+                _ => Err(format!("{flag} needs a value")),
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--port" => {
+                let text = value()?;
+                let parsed = text.parse::<u16>().map_err(|_| {
+                    format!("invalid --port `{text}`: expected a number from 0 to 65535")
+                })?;
+                set_once(&mut port, parsed, "--port")?;
+            }
+            "--bind" => {
+                let text = value()?;
+                let unbracketed = text
+                    .strip_prefix('[')
+                    .and_then(|t| t.strip_suffix(']'))
+                    .unwrap_or(&text);
+                let parsed = unbracketed.parse::<IpAddr>().map_err(|_| {
+                    format!(
+                        "invalid --bind `{text}`: expected an IP address such as 127.0.0.1 or \
+                         0.0.0.0 (set the port with --port)"
+                    )
+                })?;
+                set_once(&mut bind, parsed, "--bind")?;
+            }
+            "--resource" => set_once(&mut resource, value()?, "--resource")?,
+            "--issuer" => issuers.push(value()?),
+            "--jwks-uri" => set_once(&mut jwks_uri, value()?, "--jwks-uri")?,
+            "--scope" => set_once(&mut scope, value()?, "--scope")?,
+            "--tool-scope" => {
+                let text = value()?;
+                let (tool, tool_scope) = text
+                    .split_once('=')
+                    .filter(|(tool, scope)| !tool.is_empty() && !scope.is_empty())
+                    .ok_or_else(|| {
+                        format!(
+                            "invalid --tool-scope `{text}`: expected <tool>=<scope>, such as \
+                             admin_reset=mcp:admin"
+                        )
+                    })?;
+                if !ProtectedServer::tool_router().has_route(tool) {
+                    return Err(format!(
+                        "invalid --tool-scope `{text}`: no tool named `{tool}` (tools: {})",
+                        tool_names().join(", ")
+                    ));
+                }
+                let scopes = tool_scopes.entry(tool.to_owned()).or_default();
+                if !scopes.iter().any(|s| s == tool_scope) {
+                    scopes.push(tool_scope.to_owned());
+                }
+            }
+            "--allow-http-loopback" => {
+                if inline.is_some() {
+                    return Err("--allow-http-loopback takes no value".to_owned());
+                }
+                allow_http_loopback = true;
+            }
+            other if other.starts_with('-') => return Err(format!("unknown flag `{other}`")),
+            other => return Err(format!("unexpected argument `{other}`")),
+        }
+    }
+
+    if issuers.is_empty() {
+        return Err("at least one --issuer <url> is required".to_owned());
+    }
+    if jwks_uri.is_some() && issuers.len() != 1 {
+        return Err(format!(
+            "--jwks-uri needs exactly one --issuer, got {}: it would not say whose keys it holds",
+            issuers.len()
+        ));
+    }
+    if tool_scopes.is_empty() {
+        let (tool, scope) = DEFAULT_TOOL_SCOPE;
+        tool_scopes.insert(tool.to_owned(), vec![scope.to_owned()]);
+    }
+    Ok(Command::Run(Options {
+        bind: bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        port: port.unwrap_or(DEFAULT_PORT),
+        resource,
+        issuers,
+        jwks_uri,
+        scope: scope.unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
+        tool_scopes,
+        allow_http_loopback,
+    }))
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, flag: &str) -> Result<(), String> {
+    if slot.is_some() {
+        return Err(format!("{flag} given more than once"));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn tool_names() -> Vec<String> {
+    ProtectedServer::tool_router()
+        .list_all()
+        .into_iter()
+        .map(|tool| tool.name.into_owned())
+        .collect()
+}
+
+impl Options {
+    /// The resource identifier when the server listens on `port`.
+    fn resource(&self, port: u16) -> String {
+        if let Some(resource) = &self.resource {
+            return resource.clone();
+        }
+        // Bound to all interfaces: clients on this machine reach it through loopback.
+        let host = if self.bind.is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            self.bind
+        };
+        format!("http://{}{MCP_PATH}", SocketAddr::new(host, port))
+    }
+
+    /// The endpoint scope, then each tool scope once.
+    fn scopes_supported(&self) -> Vec<String> {
+        let mut scopes = vec![self.scope.clone()];
+        for scope in self.tool_scopes.values().flatten() {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+        scopes
+    }
+
+    /// The auth configuration for `resource`. No I/O.
+    fn build_auth(&self, resource: &str) -> Result<McpAuth, mcp_server_auth::ConfigError> {
+        let mut builder = McpAuth::builder(resource);
+        for issuer in &self.issuers {
+            builder = match &self.jwks_uri {
+                Some(jwks_uri) => builder.authorization_server_with_jwks_uri(issuer, jwks_uri),
+                None => builder.authorization_server(issuer),
+            };
+        }
+        builder
+            .require_scope(&self.scope)
+            .scopes_supported(self.scopes_supported())
+            .allow_http_loopback(self.allow_http_loopback)
+            .build()
+    }
+}
+
+/// Reports a command-line or configuration problem: one line, a usage hint, exit code 2.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    eprintln!("{USAGE}\n(run with --help for all options)");
+    ExitCode::from(2)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The MCP server: three tools.
+// ---------------------------------------------------------------------------------------------
+
+/// The MCP server. rmcp builds one per request in stateless mode; the scope table is shared.
+#[derive(Clone)]
+struct ProtectedServer {
+    tool_router: ToolRouter<Self>,
+    /// Tool name → the scopes it needs on top of the endpoint scope.
+    tool_scopes: Arc<BTreeMap<String, Vec<String>>>,
+}
+
+/// Arguments of the `echo` tool.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct EchoArgs {
+    /// The text to send back.
+    text: String,
+}
+
+/// The token the auth layer verified for this request. The layer wraps every route, so a
+/// request without one never gets here; should the server be wired differently, answer with an
+/// error instead of panicking.
+fn verified_token(parts: &Parts) -> Result<&VerifiedToken, ErrorData> {
+    VerifiedToken::from_extensions(&parts.extensions).ok_or_else(|| {
+        ErrorData::internal_error("no verified token: the auth layer does not wrap /mcp", None)
+    })
+}
+
+#[tool_router]
+impl ProtectedServer {
+    fn new(tool_scopes: Arc<BTreeMap<String, Vec<String>>>) -> Self {
+        ProtectedServer {
+            tool_router: Self::tool_router(),
+            tool_scopes,
+        }
+    }
+
+    #[tool(description = "Who is calling: the subject, client, issuer and scopes of the token")]
+    async fn whoami(
+        &self,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let token = verified_token(&parts)?;
+        let identity = json!({
+            "sub": token.subject(),
+            "client_id": token.client_id(),
+            "iss": token.issuer(),
+            "scopes": token.scopes(),
+        });
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            identity.to_string(),
+        )]))
+    }
+
+    #[tool(description = "Send back the given text")]
+    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
+        text
+    }
+
+    #[tool(description = "Reset the server (pretend). Needs the mcp:admin scope by default")]
+    async fn admin_reset(&self) -> String {
+        "reset done (nothing was actually reset: this is a demo)".to_owned()
+    }
+}
+
+#[tool_handler(router = self.tool_router, name = "mcp-server-auth-protected-server", version = "0.1.0")]
+impl ServerHandler for ProtectedServer {
+    /// Checks the tool's own scopes (`--tool-scope`), then runs it. The endpoint scope was
+    /// already checked by the layer.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if let Some(required) = self.tool_scopes.get(request.name.as_ref()) {
+            let parts = context.extensions.get::<Parts>().ok_or_else(|| {
+                ErrorData::internal_error("no HTTP request parts: not served over HTTP", None)
+            })?;
+            let token = verified_token(parts)?;
+            let missing: Vec<&str> = required
+                .iter()
+                .map(String::as_str)
+                .filter(|scope| !token.has_scope(scope))
+                .collect();
+            if !missing.is_empty() {
+                // A tool error (`isError: true`) the model can read, rather than a protocol
+                // error.
+                let granted = token.scopes().join(" ");
+                return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                    "the {} tool needs the scope {}; this token has: {}",
+                    request.name,
+                    missing.join(" "),
+                    if granted.is_empty() { "none" } else { &granted },
+                ))])
+                .into());
+            }
+        }
+        let context = ToolCallContext::new(self, request, context);
+        self.tool_router.call(context).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Logs go to standard error: standard output carries only the two start-up lines.
+    // `RUST_LOG=mcp_server_auth=debug` shows why each request was refused.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Run(options)) => options,
+        Ok(Command::Help) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => return usage_error(&message),
+    };
+
+    if options.resource.is_none() && !options.allow_http_loopback {
+        return usage_error(&format!(
+            "the default resource {} is plain http: add --allow-http-loopback for local \
+             development, or give an https --resource",
+            options.resource(options.port)
+        ));
+    }
+
+    // Check the configuration before binding, so that a mistake is reported as such even when
+    // the port is taken. With `--port 0` the default resource changes once the port is known.
+    let mut auth = match options.build_auth(&options.resource(options.port)) {
+        Ok(auth) => auth,
+        Err(error) => return usage_error(&format!("invalid configuration: {error}")),
+    };
+
+    let requested = SocketAddr::new(options.bind, options.port);
+    let listener = match tokio::net::TcpListener::bind(requested).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {requested}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(error) => {
+            eprintln!("error: cannot read the listening address: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let resource = options.resource(addr.port());
+    if options.resource.is_none() && addr.port() != options.port {
+        auth = match options.build_auth(&resource) {
+            Ok(auth) => auth,
+            Err(error) => return usage_error(&format!("invalid configuration: {error}")),
+        };
+    }
+
+    eprintln!("resource: {resource}");
+    eprintln!("authorization servers: {}", options.issuers.join(" "));
+    if let Some(jwks_uri) = &options.jwks_uri {
+        eprintln!("jwks uri: {jwks_uri}");
+    }
+    eprintln!("scopes: {}", options.scopes_supported().join(" "));
+
+    match auth.prefetch().await {
+        Ok(()) => eprintln!("signing keys loaded"),
+        Err(error) => {
+            // Start anyway: the layer answers 503 with Retry-After until the keys load, and
+            // keeps trying.
+            let reason = error.to_string().replace(['\r', '\n'], " ");
+            eprintln!(
+                "warning: {reason}; serving anyway: requests get 503 until the keys can be loaded"
+            );
+        }
+    }
+
+    let app = router(&options, &resource, &auth);
+    let shutdown = shutdown_signal();
+    {
+        // Not `println!`: should nobody read standard output any more, keep serving.
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "listening on http://{addr}{MCP_PATH}");
+        let _ = writeln!(stdout, "metadata: {}", auth.metadata_url());
+        let _ = stdout.flush();
+    }
+
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    match served {
+        Ok(()) => {
+            eprintln!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: server failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The MCP service at `/mcp`, with the auth layer around the whole router.
+fn router(options: &Options, resource: &str, auth: &McpAuth) -> Router {
+    let tool_scopes = Arc::new(options.tool_scopes.clone());
+
+    // rmcp refuses `Host` headers it does not know (DNS rebinding protection): allow loopback,
+    // the resource's host and the address bound, so that the server answers under the name
+    // clients use.
+    let mut allowed_hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Some(host) = resource
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_owned))
+    {
+        allowed_hosts.push(host);
+    }
+    if !options.bind.is_unspecified() {
+        allowed_hosts.push(options.bind.to_string());
+    }
+
+    // Stateless JSON mode: every POST is answered on its own with `application/json`.
+    let mcp = StreamableHttpService::new(
+        move || Ok(ProtectedServer::new(Arc::clone(&tool_scopes))),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_json_response(true)
+            .with_allowed_hosts(allowed_hosts),
+    );
+
+    // The layer goes on the outermost router, so it sees full paths: it serves the metadata
+    // itself and protects every route.
+    Router::new()
+        .nest_service(MCP_PATH, mcp)
+        .layer(auth.layer())
+}
+
+/// Resolves on Ctrl-C (SIGINT, or SIGTERM on Unix). The handlers are installed when this is
+/// called, not when the future is first polled: call it before announcing the server, so that a
+/// signal sent as soon as `listening on` appears is not lost (the default action would kill the
+/// process). Should no handler be available, never resolves.
+#[cfg(unix)]
+fn shutdown_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        let wait = |signal: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match signal {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = wait(interrupt) => {}
+            () = wait(terminate) => {}
+        }
+        eprintln!("shutting down");
+    }
+}
+
+/// Resolves on Ctrl-C. Should no handler be available, never resolves.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl Future<Output = ()> {
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        eprintln!("shutting down");
+    }
+}

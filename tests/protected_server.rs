@@ -1,0 +1,725 @@
+//! The `protected_server` example, run as a process: its command line, its start-up contract
+//! (`listening on …` then `metadata: …` on stdout) and its behaviour against a loopback
+//! authorization server ([`TestIssuer::start`]).
+//!
+//! `cargo test` builds the examples before it runs integration tests; the binary is found next
+//! to this test's own (`target/<profile>/examples/protected_server`). When only this test is
+//! selected (`cargo test --test protected_server`), build the example first:
+//! `cargo build --example protected_server --all-features`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mcp_server_auth::challenge::ParsedChallenge;
+use mcp_server_auth::testing::TestIssuer;
+use serde_json::{Value, json};
+
+/// How long the server may take to print its `listening on` line.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a process refusing its flags may take to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+const ACCEPT: &str = "application/json, text/event-stream";
+
+/// The example binary, next to this test's binary: `target/<profile>/deps/<test>` →
+/// `target/<profile>/examples/protected_server`.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in target/<profile>/deps");
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("protected_server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} does not exist: `cargo test` builds it, but a run selecting only this test does \
+         not; run `cargo build --example protected_server --all-features` first",
+        binary.display()
+    );
+    // `cargo test --test protected_server` does not rebuild examples: refuse a stale binary
+    // rather than test old code.
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/protected_server.rs");
+    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    if let (Some(built), Some(edited)) = (modified(&binary), modified(&source)) {
+        assert!(
+            built >= edited,
+            "{} is older than {}: run `cargo build --example protected_server --all-features` \
+             (or a plain `cargo test`)",
+            binary.display(),
+            source.display()
+        );
+    }
+    binary
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// A running `protected_server`, killed when dropped.
+struct Server {
+    child: Child,
+    /// The MCP endpoint, from the `listening on` line.
+    url: String,
+    /// The metadata URL, from the line after it.
+    metadata_url: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- protected_server stderr ---\n{}", self.stderr());
+        }
+    }
+}
+
+impl Server {
+    /// Starts the example with `--port 0 --allow-http-loopback` and `args`, and waits for its
+    /// `listening on` line.
+    async fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(example_binary())
+            .args(["--port", "0", "--allow-http-loopback"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start protected_server");
+
+        // Readers on threads, so that a silent child cannot block the test's runtime (which
+        // also runs the authorization server the child is asking for keys).
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let mut server = Server {
+            child,
+            url: String::new(),
+            metadata_url: String::new(),
+            stderr,
+        };
+        let first_two = async {
+            let first = lines.recv().await;
+            let second = lines.recv().await;
+            (first, second)
+        };
+        let Ok((first, second)) = tokio::time::timeout(START_TIMEOUT, first_two).await else {
+            panic!(
+                "no `listening on` line within {START_TIMEOUT:?}; stderr:\n{}",
+                server.stderr()
+            );
+        };
+        let Some(url) = first
+            .as_deref()
+            .and_then(|line| line.strip_prefix("listening on "))
+        else {
+            panic!(
+                "expected `listening on <url>`, got {first:?}; stderr:\n{}",
+                server.stderr()
+            );
+        };
+        server.url = url.to_owned();
+        let Some(metadata_url) = second
+            .as_deref()
+            .and_then(|line| line.strip_prefix("metadata: "))
+        else {
+            panic!("expected `metadata: <url>`, got {second:?}");
+        };
+        server.metadata_url = metadata_url.to_owned();
+        assert!(
+            server.url.starts_with("http://127.0.0.1:") && server.url.ends_with("/mcp"),
+            "{}",
+            server.url
+        );
+        server
+    }
+
+    /// The resource identifier: by default, the URL it listens on.
+    fn resource(&self) -> &str {
+        &self.url
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr contains `needle` (it is read on another thread).
+    async fn wait_for_stderr(&self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let stderr = self.stderr();
+            if stderr.contains(needle) {
+                return stderr;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "stderr never contained {needle:?}:\n{stderr}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// POSTs a JSON-RPC message to the MCP endpoint as a Streamable HTTP client does.
+    async fn post(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut request = client()
+            .post(&self.url)
+            .header("accept", ACCEPT)
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `initialize`, which must succeed.
+    async fn initialize(&self, token: &str) -> Value {
+        let body = json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "protected-server-test", "version": "0"},
+            },
+        });
+        let response = self.post(Some(token), &body).await;
+        assert_eq!(response.status(), 200, "initialize");
+        let message: Value = response.json().await.unwrap();
+        assert!(message["error"].is_null(), "initialize: {message}");
+        message["result"].clone()
+    }
+
+    /// `tools/call`, answered with 200 and a result (which may be a tool error): the result.
+    async fn call_tool(&self, token: &str, name: &str, arguments: Value) -> Value {
+        let body = json!({
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        });
+        let response = self.post(Some(token), &body).await;
+        assert_eq!(response.status(), 200, "tools/call {name}");
+        let message: Value = response.json().await.unwrap();
+        assert!(
+            message["result"].is_object(),
+            "tools/call {name}: {message}"
+        );
+        message["result"].clone()
+    }
+}
+
+/// The text of a tool result's first content block.
+fn text_of(result: &Value) -> &str {
+    result["content"][0]["text"].as_str().unwrap_or_else(|| {
+        panic!("no text content in {result}");
+    })
+}
+
+fn is_error(result: &Value) -> bool {
+    result["isError"].as_bool().unwrap_or(false)
+}
+
+/// Runs the example with `args` and expects it to exit on its own.
+async fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = Command::new(example_binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start protected_server");
+    let deadline = tokio::time::Instant::now() + EXIT_TIMEOUT;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "{args:?} did not exit within {EXIT_TIMEOUT:?}; stdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status,
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// A loopback URL nothing listens on.
+fn closed_loopback_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tools_call_whoami_returns_the_token_subject() {
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&["--issuer", issuer.issuer()]).await;
+    server.wait_for_stderr("signing keys loaded").await;
+    let token = issuer
+        .token()
+        .audience(server.resource())
+        .scope("mcp:tools")
+        .subject("alice")
+        .client_id("inspector")
+        .sign();
+
+    let init = server.initialize(&token).await;
+    assert_eq!(
+        init["serverInfo"]["name"], "mcp-server-auth-protected-server",
+        "{init}"
+    );
+    assert!(init["capabilities"]["tools"].is_object(), "{init}");
+
+    let result = server.call_tool(&token, "whoami", json!({})).await;
+    assert!(!is_error(&result), "{result}");
+    let identity: Value = serde_json::from_str(text_of(&result)).unwrap();
+    assert_eq!(identity["sub"], "alice", "{identity}");
+    assert_eq!(identity["client_id"], "inspector", "{identity}");
+    assert_eq!(identity["iss"], issuer.issuer(), "{identity}");
+    assert_eq!(identity["scopes"], json!(["mcp:tools"]), "{identity}");
+
+    let result = server
+        .call_tool(&token, "echo", json!({"text": "hello there"}))
+        .await;
+    assert!(!is_error(&result), "{result}");
+    assert_eq!(text_of(&result), "hello there");
+
+    // The token itself never reaches the logs.
+    assert!(!server.stderr().contains(&token));
+}
+
+#[tokio::test]
+async fn missing_token_gets_the_challenge_naming_the_metadata() {
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&["--issuer", issuer.issuer()]).await;
+    let port = server
+        .url
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix("/mcp"))
+        .unwrap();
+    assert_eq!(
+        server.metadata_url,
+        format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp")
+    );
+
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let response = server.post(None, &body).await;
+    assert_eq!(response.status(), 401);
+    let challenges: Vec<_> = response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .collect();
+    assert_eq!(challenges.len(), 1, "{challenges:?}");
+    let challenge = ParsedChallenge::parse(challenges[0].to_str().unwrap()).unwrap();
+    assert_eq!(
+        challenge.get("resource_metadata"),
+        Some(server.metadata_url.as_str())
+    );
+    assert_eq!(challenge.get("scope"), Some("mcp:tools"));
+    assert_eq!(challenge.get("error"), None);
+
+    // The metadata it points to names the resource, the issuer and every scope.
+    let response = client().get(&server.metadata_url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["resource"], server.resource());
+    assert_eq!(document["authorization_servers"], json!([issuer.issuer()]));
+    assert_eq!(
+        document["scopes_supported"],
+        json!(["mcp:tools", "mcp:admin"])
+    );
+    assert_eq!(document["bearer_methods_supported"], json!(["header"]));
+}
+
+#[tokio::test]
+async fn admin_reset_needs_the_tool_scope() {
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&["--issuer", issuer.issuer()]).await;
+    let token = |scope: &str| {
+        issuer
+            .token()
+            .audience(server.resource())
+            .scope(scope)
+            .sign()
+    };
+
+    let result = server
+        .call_tool(&token("mcp:tools"), "admin_reset", json!({}))
+        .await;
+    assert!(is_error(&result), "{result}");
+    assert!(text_of(&result).contains("mcp:admin"), "{result}");
+
+    let result = server
+        .call_tool(&token("mcp:tools mcp:admin"), "admin_reset", json!({}))
+        .await;
+    assert!(!is_error(&result), "{result}");
+    assert!(text_of(&result).contains("reset"), "{result}");
+
+    // The tool scope does not replace the endpoint scope, which the layer checks.
+    let response = server
+        .post(
+            Some(&token("mcp:admin")),
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn tool_scope_flags_replace_the_default() {
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--scope",
+        "mcp:use",
+        "--tool-scope",
+        "echo=mcp:echo",
+        "--tool-scope",
+        "whoami=mcp:who",
+    ])
+    .await;
+    let token = |scope: &str| {
+        issuer
+            .token()
+            .audience(server.resource())
+            .scope(scope)
+            .sign()
+    };
+
+    let document: Value = client()
+        .get(&server.metadata_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        document["scopes_supported"],
+        json!(["mcp:use", "mcp:echo", "mcp:who"])
+    );
+
+    // `mcp:tools` is no longer the endpoint scope.
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let response = server.post(Some(&token("mcp:tools")), &body).await;
+    assert_eq!(response.status(), 403);
+
+    let plain = token("mcp:use");
+    let result = server.call_tool(&plain, "admin_reset", json!({})).await;
+    assert!(!is_error(&result), "admin_reset is open now: {result}");
+    let result = server
+        .call_tool(&plain, "echo", json!({"text": "hi"}))
+        .await;
+    assert!(is_error(&result), "{result}");
+    assert!(text_of(&result).contains("mcp:echo"), "{result}");
+    let result = server
+        .call_tool(&token("mcp:use mcp:echo"), "echo", json!({"text": "hi"}))
+        .await;
+    assert_eq!(text_of(&result), "hi");
+}
+
+#[tokio::test]
+async fn resource_flag_sets_the_audience_the_metadata_and_the_accepted_host() {
+    let issuer = TestIssuer::start().await;
+    let resource = "https://mcp.example.com/mcp";
+    let server = Server::start(&["--issuer", issuer.issuer(), "--resource", resource]).await;
+    assert_eq!(
+        server.metadata_url,
+        "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+    );
+
+    // As behind a TLS-terminating proxy: the public name in `Host`, the loopback socket.
+    let call = |token: String| {
+        let url = server.url.clone();
+        async move {
+            client()
+                .post(url)
+                .header("host", "mcp.example.com")
+                .header("accept", ACCEPT)
+                .header("content-type", "application/json")
+                .header("mcp-protocol-version", "2025-06-18")
+                .bearer_auth(token)
+                .body(
+                    json!({
+                        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                        "params": {"name": "whoami", "arguments": {}},
+                    })
+                    .to_string(),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let token = |audience: &str| {
+        issuer
+            .token()
+            .audience(audience)
+            .scope("mcp:tools")
+            .subject("proxied")
+            .sign()
+    };
+
+    let response = call(token(resource)).await;
+    assert_eq!(response.status(), 200);
+    let message: Value = response.json().await.unwrap();
+    let identity: Value = serde_json::from_str(text_of(&message["result"])).unwrap();
+    assert_eq!(identity["sub"], "proxied");
+
+    // A token for the loopback URL is for another resource now.
+    let response = call(token(&server.url)).await;
+    assert_eq!(response.status(), 401);
+
+    let path = "/.well-known/oauth-protected-resource/mcp";
+    let document: Value = client()
+        .get(server.url.replace("/mcp", path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["resource"], resource);
+}
+
+#[tokio::test]
+async fn jwks_uri_flag_skips_discovery() {
+    let issuer = TestIssuer::start().await;
+    issuer.serve_discovery(false, false);
+
+    // Without the flag the server cannot find the keys (discovery is off), so it warns.
+    let discovering = Server::start(&["--issuer", issuer.issuer()]).await;
+    let stderr = discovering.wait_for_stderr("warning:").await;
+    assert!(stderr.contains(issuer.issuer()), "{stderr}");
+    drop(discovering);
+    assert_eq!(issuer.jwks_fetches(), 0);
+    assert!(issuer.metadata_fetches() > 0, "it did try discovery");
+    issuer.reset_counters();
+
+    let jwks_uri = issuer.jwks_uri().to_string();
+    let server = Server::start(&["--issuer", issuer.issuer(), "--jwks-uri", &jwks_uri]).await;
+    let stderr = server.wait_for_stderr("signing keys loaded").await;
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    assert!(issuer.jwks_fetches() >= 1);
+    assert_eq!(issuer.metadata_fetches(), 0, "no discovery with --jwks-uri");
+
+    let token = issuer
+        .token()
+        .audience(server.resource())
+        .scope("mcp:tools")
+        .subject("jwks-user")
+        .sign();
+    let result = server.call_tool(&token, "whoami", json!({})).await;
+    let identity: Value = serde_json::from_str(text_of(&result)).unwrap();
+    assert_eq!(identity["sub"], "jwks-user");
+}
+
+#[tokio::test]
+async fn unreachable_issuer_at_startup_still_serves_and_answers_503() {
+    let issuer_url = closed_loopback_url();
+    let server = Server::start(&["--issuer", &issuer_url]).await;
+    let stderr = server.wait_for_stderr("warning:").await;
+    let warning = stderr
+        .lines()
+        .find(|line| line.starts_with("warning:"))
+        .unwrap();
+    assert!(warning.contains(&issuer_url), "{warning}");
+    assert!(warning.contains("503"), "{warning}");
+
+    // A well-formed token from that issuer: the server cannot check it yet.
+    let offline = TestIssuer::new(issuer_url.clone());
+    let token = offline
+        .token()
+        .audience(server.resource())
+        .scope("mcp:tools")
+        .sign();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let response = server.post(Some(&token), &body).await;
+    assert_eq!(response.status(), 503);
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After on 503")
+        .to_str()
+        .unwrap();
+    assert!(
+        retry_after.parse::<u64>().is_ok_and(|secs| secs > 0),
+        "{retry_after}"
+    );
+    assert!(response.headers().get("www-authenticate").is_none());
+
+    // What needs no keys still works: the metadata, and the challenge to a bare request.
+    let response = client().get(&server.metadata_url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let response = server.post(None, &body).await;
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn bad_flags_exit_with_code_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--issuer", "https://a.example", "--frobnicate"],
+            "--frobnicate",
+        ),
+        (
+            &["--issuer", "https://a.example", "--port", "abc"],
+            "--port",
+        ),
+        (
+            &["--issuer", "https://a.example", "--port", "70000"],
+            "--port",
+        ),
+        (&["--issuer"], "--issuer"),
+        (&["--allow-http-loopback", "--port", "0"], "--issuer"),
+        (
+            &["--issuer", "https://a.example", "--tool-scope", "nonsense"],
+            "--tool-scope",
+        ),
+        (
+            &[
+                "--issuer",
+                "https://a.example",
+                "--tool-scope",
+                "nope=mcp:x",
+            ],
+            "nope",
+        ),
+        (
+            &[
+                "--issuer",
+                "https://a.example",
+                "--issuer",
+                "https://b.example",
+                "--jwks-uri",
+                "https://a.example/jwks",
+            ],
+            "--jwks-uri",
+        ),
+        (
+            &["--allow-http-loopback", "--issuer", "http://example.com"],
+            "http://example.com",
+        ),
+        (&["--issuer", "http://example.com"], "--allow-http-loopback"),
+        (
+            &["--issuer", "https://a.example", "--bind", "localhost:80"],
+            "--bind",
+        ),
+        (
+            &[
+                "--allow-http-loopback",
+                "--issuer",
+                "https://a.example",
+                "--scope",
+                "has space",
+            ],
+            "scope",
+        ),
+        (&["--issuer", "https://a.example", "stray"], "stray"),
+    ];
+    for (args, mentions) in cases {
+        let (status, stdout, stderr) = run_to_exit(args).await;
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "{args:?}: {status}; stderr:\n{stderr}"
+        );
+        assert!(stdout.is_empty(), "{args:?}: stdout {stdout:?}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            first.contains(mentions),
+            "{args:?}: {first:?} should name {mentions:?}"
+        );
+        assert!(
+            stderr.contains("--help"),
+            "{args:?}: no usage hint in {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn help_prints_every_flag_and_exits_0() {
+    let (status, stdout, stderr) = run_to_exit(&["--help"]).await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    for flag in [
+        "--port",
+        "--bind",
+        "--resource",
+        "--issuer",
+        "--jwks-uri",
+        "--scope",
+        "--tool-scope",
+        "--allow-http-loopback",
+    ] {
+        assert!(stdout.contains(flag), "{flag} missing from --help");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn ctrl_c_stops_the_server_cleanly() {
+    let issuer = TestIssuer::start().await;
+    let mut server = Server::start(&["--issuer", issuer.issuer()]).await;
+    let pid = server.child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still running after SIGINT"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+}
