@@ -411,3 +411,34 @@ async fn two_issuers_each_verify_only_their_own_tokens() {
         "every issuer listed, primary first"
     );
 }
+
+#[tokio::test]
+async fn cache_control_max_age_sets_the_ttl_and_refresh_happens_in_the_background() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_cache_control(Some("public, max-age=1"));
+    let source = remote(&issuer)
+        .ttl_bounds(ms(500), Duration::from_secs(60))
+        .min_refresh_interval(ms(100))
+        .build()
+        .unwrap();
+    let app = app(|b| b.issuer(issuer.issuer(), source)).await;
+    let token = app.token(&issuer);
+    assert_eq!(app.send(&token).await.status(), 200);
+    tokio::time::sleep(ms(500)).await;
+    assert_eq!(app.send(&token).await.status(), 200);
+    assert_eq!(issuer.jwks_fetches(), 1, "within max-age: no refetch");
+
+    // Past max-age, with a slow key endpoint: the request is answered from the cached set at
+    // once, while the refresh runs in the background.
+    tokio::time::sleep(ms(700)).await;
+    issuer.set_delay(ms(1500));
+    let started = Instant::now();
+    assert_eq!(app.send(&token).await.status(), 200);
+    assert!(started.elapsed() < ms(1000), "took {:?}", started.elapsed());
+    tokio::time::sleep(ms(2000)).await;
+    assert_eq!(
+        issuer.jwks_fetches(),
+        2,
+        "one background refresh after max-age"
+    );
+}
