@@ -276,6 +276,21 @@ struct Control {
     last_error: Option<KeyFetchError>,
 }
 
+impl Control {
+    /// The fetch in flight, unless its task died without an outcome (its runtime shut down):
+    /// a dead flight is forgotten so the next request can start a fresh one.
+    fn live_flight(&mut self) -> Option<watch::Receiver<Outcome>> {
+        match &self.in_flight {
+            Some(receiver) if receiver.has_changed().is_ok() => Some(receiver.clone()),
+            Some(_) => {
+                self.in_flight = None;
+                None
+            }
+            None => None,
+        }
+    }
+}
+
 /// Keys fetched from an authorization server. See the [module docs](self). Cheap to clone;
 /// clones share the cache.
 #[derive(Clone)]
@@ -570,8 +585,8 @@ impl Inner {
     ) -> Option<watch::Receiver<Outcome>> {
         {
             let mut control = self.lock();
-            if let Some(receiver) = &control.in_flight {
-                return Some(receiver.clone());
+            if let Some(receiver) = control.live_flight() {
+                return Some(receiver);
             }
             let last = match gate {
                 Gate::Load => control.last_attempt,
@@ -598,8 +613,8 @@ impl Inner {
     fn start_fetch(self: &Arc<Self>) -> watch::Receiver<Outcome> {
         let (sender, receiver) = {
             let mut control = self.lock();
-            if let Some(receiver) = &control.in_flight {
-                return receiver.clone();
+            if let Some(receiver) = control.live_flight() {
+                return receiver;
             }
             let (sender, receiver) = watch::channel(None);
             control.in_flight = Some(receiver.clone());
@@ -860,6 +875,42 @@ mod tests {
         assert!(build("http://127.0.0.1:9", None, true).is_ok());
         assert!(build("https://a.example", Some("http://a.example/jwks"), true).is_err());
         assert!(build("https://a.example?x=1", None, false).is_err());
+    }
+
+    #[test]
+    fn a_fetch_whose_runtime_died_does_not_block_later_fetches() {
+        let jwks = RemoteJwks::builder("https://auth.example.com")
+            .fetcher(HangingFetch)
+            .build()
+            .unwrap();
+        // Start a fetch on a runtime, then drop the runtime with the fetch in flight.
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        first.block_on(async {
+            let _ = Inner::start_fetch(&jwks.inner);
+            tokio::task::yield_now().await;
+        });
+        drop(first);
+        // A new runtime starts a new fetch instead of joining the dead one.
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        second.block_on(async {
+            let receiver = Inner::start_fetch(&jwks.inner);
+            assert!(receiver.has_changed().is_ok(), "a live flight");
+        });
+    }
+
+    #[derive(Debug)]
+    struct HangingFetch;
+
+    impl Fetch for HangingFetch {
+        fn get(&self, _request: FetchRequest) -> FetchFuture {
+            Box::pin(std::future::pending())
+        }
     }
 
     #[derive(Debug)]
