@@ -13,6 +13,7 @@ use crate::challenge::is_scope_char;
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
 use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata};
+use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
 use crate::scope::ScopeHierarchy;
 use crate::url;
 use crate::validate::{Validator, ValidatorBuilder};
@@ -27,6 +28,7 @@ const OFFLINE_ACCESS: &str = "offline_access";
 #[derive(Debug, Clone)]
 pub struct McpAuth {
     config: Arc<Config>,
+    origin: Arc<OriginPolicy>,
     metadata: Arc<MetadataDocument>,
     metadata_path: Arc<str>,
     document: Arc<ProtectedResourceMetadata>,
@@ -59,6 +61,9 @@ pub struct McpAuthBuilder {
     strip_authorization: bool,
     error_on_missing_token: bool,
     allow_http_loopback: bool,
+    origin_policy: Option<OriginPolicy>,
+    origin_hosts: Vec<String>,
+    check_host: Option<bool>,
 }
 
 impl McpAuth {
@@ -80,17 +85,32 @@ impl McpAuth {
             strip_authorization: true,
             error_on_missing_token: false,
             allow_http_loopback: false,
+            origin_policy: None,
+            origin_hosts: Vec::new(),
+            check_host: None,
         }
     }
 
-    /// The whole stack, outermost first: the metadata route, then bearer authentication.
+    /// The whole stack, outermost first:
+    ///
+    /// 1. the metadata route (public, CORS `*`, no other check);
+    /// 2. the `Origin`/`Host` guard (403 before any auth, whatever the credentials);
+    /// 3. bearer authentication (401/400/403/503).
     ///
     /// Apply it to the outermost router, so that it sees full request paths: it answers the
     /// metadata URL itself and protects every other path beneath it.
     pub fn layer(&self) -> McpAuthLayer {
         McpAuthLayer {
-            inner: Stack::new(self.bearer_layer(), self.metadata_layer()),
+            inner: Stack::new(
+                self.bearer_layer(),
+                Stack::new(self.origin_layer(), self.metadata_layer()),
+            ),
         }
+    }
+
+    /// Only the `Origin`/`Host` guard (DNS-rebinding protection).
+    pub fn origin_layer(&self) -> OriginGuardLayer {
+        OriginGuardLayer::new(OriginPolicy::clone(&self.origin))
     }
 
     /// Only the metadata route: answers the well-known metadata path and passes everything
@@ -329,6 +349,28 @@ impl McpAuthBuilder {
         self
     }
 
+    /// Also accepts browser requests whose `Origin` has this host name (any port). By default
+    /// only the resource's own host is accepted, or the loopback names for a loopback
+    /// resource; requests without `Origin` always pass. Accumulates.
+    pub fn add_allowed_origin_host(mut self, host: impl Into<String>) -> Self {
+        self.origin_hosts.push(host.into());
+        self
+    }
+
+    /// Whether the `Host` header must name an allowed host. Defaults to `true` for a loopback
+    /// resource (DNS-rebinding protection for local servers) and `false` otherwise (reverse
+    /// proxies often rewrite `Host`).
+    pub fn check_host(mut self, check: bool) -> Self {
+        self.check_host = Some(check);
+        self
+    }
+
+    /// Replaces the derived `Origin`/`Host` policy entirely.
+    pub fn origin_policy(mut self, policy: OriginPolicy) -> Self {
+        self.origin_policy = Some(policy);
+        self
+    }
+
     /// Checks the configuration and builds the layers. No I/O happens here.
     ///
     /// # Errors
@@ -373,6 +415,7 @@ impl McpAuthBuilder {
         let mut validator = self.validator;
         let mut issuers = Vec::with_capacity(self.issuers.len());
         for (issuer, source) in self.issuers {
+            #[cfg_attr(not(feature = "remote"), allow(clippy::infallible_destructuring_match))]
             let keys: Arc<dyn KeySource> = match source {
                 Source::Given(keys) => keys,
                 #[cfg(feature = "remote")]
@@ -398,6 +441,17 @@ impl McpAuthBuilder {
         let metadata_url = metadata::well_known_url(&self.resource).map_err(invalid)?;
         let metadata_path = metadata::well_known_path(&self.resource).map_err(invalid)?;
 
+        let mut origin = match self.origin_policy {
+            Some(policy) => policy,
+            None => OriginPolicy::for_resource(&self.resource)?,
+        };
+        for host in self.origin_hosts {
+            origin = origin.add_allowed_origin_host(host);
+        }
+        if let Some(check) = self.check_host {
+            origin = origin.check_host(check);
+        }
+
         let mut document = ProtectedResourceMetadata::new(self.resource);
         document.authorization_servers = issuers;
         document.scopes_supported = scopes_supported;
@@ -414,6 +468,7 @@ impl McpAuthBuilder {
                 strip_authorization: self.strip_authorization,
                 error_on_missing_token: self.error_on_missing_token,
             }),
+            origin: Arc::new(origin),
             metadata: Arc::new(MetadataDocument::new(&document)),
             metadata_path: metadata_path.into(),
             document: Arc::new(document),
@@ -440,11 +495,11 @@ impl PrefetchError {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct McpAuthLayer {
-    inner: Stack<BearerAuthLayer, MetadataLayer>,
+    inner: Stack<BearerAuthLayer, Stack<OriginGuardLayer, MetadataLayer>>,
 }
 
 impl<S> Layer<S> for McpAuthLayer {
-    type Service = ServeMetadata<BearerAuth<S>>;
+    type Service = ServeMetadata<OriginGuard<BearerAuth<S>>>;
 
     fn layer(&self, inner: S) -> Self::Service {
         self.inner.layer(inner)
@@ -596,7 +651,7 @@ mod tests {
         send_sync_clone::<McpAuthLayer>();
         send_sync_clone::<MetadataLayer>();
         send_sync_clone::<BearerAuthLayer>();
-        send_sync_clone::<ServeMetadata<BearerAuth<Svc>>>();
+        send_sync_clone::<ServeMetadata<OriginGuard<BearerAuth<Svc>>>>();
         send_sync_clone::<crate::VerifiedToken>();
         send::<bearer::ResponseFuture<Svc, String>>();
         send::<crate::future::EitherResponse<<BearerAuth<Svc> as Service<Request<String>>>::Future>>(

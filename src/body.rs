@@ -139,6 +139,32 @@ pub(crate) fn json_response(
     response
 }
 
+/// A JSON-RPC error response with `id: null` (the request body is not read), for refusals an
+/// MCP client should see as protocol errors: a forbidden `Origin`, an unsupported protocol
+/// version. `message` is fixed text; `data` is serialized JSON (escape anything taken from
+/// the request).
+pub(crate) fn jsonrpc_error(
+    status: StatusCode,
+    code: i64,
+    message: &'static str,
+    data: Option<serde_json::Value>,
+) -> Response<FullBody> {
+    let mut error = serde_json::json!({ "code": code, "message": message });
+    if let (Some(data), Some(object)) = (data, error.as_object_mut()) {
+        object.insert("data".to_owned(), data);
+    }
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": error });
+    let mut response = Response::new(FullBody::new(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// What a response future yields if polled again after it completed: a refusal, never a
 /// success and never a panic.
 pub(crate) fn polled_after_completion() -> Response<FullBody> {

@@ -9,6 +9,7 @@ mod error;
 pub mod future;
 pub mod keys;
 pub mod metadata;
+pub mod origin;
 pub mod scope;
 mod token;
 mod url;

@@ -557,3 +557,107 @@ async fn id_token_is_not_an_access_token_even_for_an_alias_audience() {
     let typed = id_token.header("typ", "at+jwt").sign();
     assert_eq!(post_token(&server, &typed).await.status(), 200);
 }
+
+/// POSTs to `/mcp` with extra headers and an optional token.
+async fn post_with(
+    server: &Server,
+    headers: &[(&str, &str)],
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client()
+        .post(server.mcp())
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.send().await.unwrap()
+}
+
+async fn assert_forbidden_origin(response: reqwest::Response) {
+    assert_eq!(response.status(), 403);
+    assert!(
+        response.headers().get("www-authenticate").is_none(),
+        "not an auth challenge"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["jsonrpc"], "2.0");
+    assert_eq!(body["id"], Value::Null);
+    assert_eq!(body["error"]["code"], -32000);
+    assert!(
+        !body.to_string().contains("evil"),
+        "the header is not echoed"
+    );
+}
+
+#[tokio::test]
+async fn t14_evil_origin_gets_403_before_auth_with_or_without_a_token() {
+    let server = start(|b| b).await;
+    let evil = [("origin", "http://evil.example.com")];
+    assert_forbidden_origin(post_with(&server, &evil, None).await).await;
+    assert_forbidden_origin(post_with(&server, &evil, Some(&server.token())).await).await;
+    assert_forbidden_origin(post_with(&server, &[("origin", "null")], None).await).await;
+    assert_forbidden_origin(post_with(&server, &[("origin", "not a url")], None).await).await;
+}
+
+#[tokio::test]
+async fn t14_allowed_origin_without_a_token_gets_401_and_with_one_200() {
+    let server = start(|b| b).await;
+    let port = server.addr.port().to_string();
+    let same = format!("http://127.0.0.1:{port}");
+    for origin in [same.as_str(), "http://localhost:5173", "http://[::1]:6274"] {
+        let response = post_with(&server, &[("origin", origin)], None).await;
+        assert_eq!(response.status(), 401, "{origin}");
+        let response = post_with(&server, &[("origin", origin)], Some(&server.token())).await;
+        assert_eq!(response.status(), 200, "{origin}");
+    }
+}
+
+#[tokio::test]
+async fn t14_metadata_stays_public_whatever_the_origin() {
+    let server = start(|b| b).await;
+    let response = client()
+        .get(&server.metadata_url)
+        .header("origin", "http://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn t15_foreign_host_on_a_loopback_server_gets_403() {
+    let server = start(|b| b).await;
+    let response = post_with(
+        &server,
+        &[("host", "evil.example.com")],
+        Some(&server.token()),
+    )
+    .await;
+    assert_forbidden_origin(response).await;
+    let response = post_with(&server, &[("host", "localhost")], Some(&server.token())).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn t16_absent_origin_passes_the_origin_check() {
+    let server = start(|b| b).await;
+    assert_eq!(
+        post_with(&server, &[], Some(&server.token()))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(post_with(&server, &[], None).await.status(), 401);
+}
+
+#[tokio::test]
+async fn extra_origin_hosts_can_be_allowed() {
+    let server = start(|b| b.add_allowed_origin_host("app.example.com")).await;
+    let response = post_with(&server, &[("origin", "https://app.example.com")], None).await;
+    assert_eq!(response.status(), 401, "past the guard, on to auth");
+}
