@@ -14,6 +14,7 @@ use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
 use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata};
 use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
+use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionLayer};
 use crate::scope::ScopeHierarchy;
 use crate::url;
 use crate::validate::{Validator, ValidatorBuilder};
@@ -29,6 +30,7 @@ const OFFLINE_ACCESS: &str = "offline_access";
 pub struct McpAuth {
     config: Arc<Config>,
     origin: Arc<OriginPolicy>,
+    protocol_versions: ProtocolVersionLayer,
     metadata: Arc<MetadataDocument>,
     metadata_path: Arc<str>,
     document: Arc<ProtectedResourceMetadata>,
@@ -64,6 +66,7 @@ pub struct McpAuthBuilder {
     origin_policy: Option<OriginPolicy>,
     origin_hosts: Vec<String>,
     check_host: Option<bool>,
+    protocol_versions: Option<Vec<ProtocolVersion>>,
 }
 
 impl McpAuth {
@@ -88,6 +91,7 @@ impl McpAuth {
             origin_policy: None,
             origin_hosts: Vec::new(),
             check_host: None,
+            protocol_versions: None,
         }
     }
 
@@ -95,17 +99,27 @@ impl McpAuth {
     ///
     /// 1. the metadata route (public, CORS `*`, no other check);
     /// 2. the `Origin`/`Host` guard (403 before any auth, whatever the credentials);
-    /// 3. bearer authentication (401/400/403/503).
+    /// 3. bearer authentication (401/400/403/503);
+    /// 4. the `MCP-Protocol-Version` gate (400 `-32022` for a version the server does not
+    ///    support; an absent header passes).
     ///
     /// Apply it to the outermost router, so that it sees full request paths: it answers the
     /// metadata URL itself and protects every other path beneath it.
     pub fn layer(&self) -> McpAuthLayer {
         McpAuthLayer {
             inner: Stack::new(
-                self.bearer_layer(),
-                Stack::new(self.origin_layer(), self.metadata_layer()),
+                self.protocol_version_layer(),
+                Stack::new(
+                    self.bearer_layer(),
+                    Stack::new(self.origin_layer(), self.metadata_layer()),
+                ),
             ),
         }
+    }
+
+    /// Only the `MCP-Protocol-Version` gate.
+    pub fn protocol_version_layer(&self) -> ProtocolVersionLayer {
+        self.protocol_versions.clone()
     }
 
     /// Only the `Origin`/`Host` guard (DNS-rebinding protection).
@@ -365,6 +379,17 @@ impl McpAuthBuilder {
         self
     }
 
+    /// The MCP protocol revisions the server implements; a request naming another in
+    /// `MCP-Protocol-Version` gets 400 with JSON-RPC error `-32022`. Defaults to every revision
+    /// this crate knows ([`ProtocolVersion::ALL`]).
+    pub fn protocol_versions(
+        mut self,
+        versions: impl IntoIterator<Item = ProtocolVersion>,
+    ) -> Self {
+        self.protocol_versions = Some(versions.into_iter().collect());
+        self
+    }
+
     /// Replaces the derived `Origin`/`Host` policy entirely.
     pub fn origin_policy(mut self, policy: OriginPolicy) -> Self {
         self.origin_policy = Some(policy);
@@ -452,6 +477,11 @@ impl McpAuthBuilder {
             origin = origin.check_host(check);
         }
 
+        let protocol_versions = match self.protocol_versions {
+            Some(versions) => ProtocolVersionLayer::with_supported(versions)?,
+            None => ProtocolVersionLayer::new(),
+        };
+
         let mut document = ProtectedResourceMetadata::new(self.resource);
         document.authorization_servers = issuers;
         document.scopes_supported = scopes_supported;
@@ -469,6 +499,7 @@ impl McpAuthBuilder {
                 error_on_missing_token: self.error_on_missing_token,
             }),
             origin: Arc::new(origin),
+            protocol_versions,
             metadata: Arc::new(MetadataDocument::new(&document)),
             metadata_path: metadata_path.into(),
             document: Arc::new(document),
@@ -495,11 +526,12 @@ impl PrefetchError {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct McpAuthLayer {
-    inner: Stack<BearerAuthLayer, Stack<OriginGuardLayer, MetadataLayer>>,
+    inner:
+        Stack<ProtocolVersionLayer, Stack<BearerAuthLayer, Stack<OriginGuardLayer, MetadataLayer>>>,
 }
 
 impl<S> Layer<S> for McpAuthLayer {
-    type Service = ServeMetadata<OriginGuard<BearerAuth<S>>>;
+    type Service = ServeMetadata<OriginGuard<BearerAuth<ProtocolVersionGate<S>>>>;
 
     fn layer(&self, inner: S) -> Self::Service {
         self.inner.layer(inner)
@@ -651,7 +683,7 @@ mod tests {
         send_sync_clone::<McpAuthLayer>();
         send_sync_clone::<MetadataLayer>();
         send_sync_clone::<BearerAuthLayer>();
-        send_sync_clone::<ServeMetadata<OriginGuard<BearerAuth<Svc>>>>();
+        send_sync_clone::<ServeMetadata<OriginGuard<BearerAuth<ProtocolVersionGate<Svc>>>>>();
         send_sync_clone::<crate::VerifiedToken>();
         send::<bearer::ResponseFuture<Svc, String>>();
         send::<crate::future::EitherResponse<<BearerAuth<Svc> as Service<Request<String>>>::Future>>(

@@ -88,6 +88,9 @@ pub enum ConfigError {
         /// The issuer.
         issuer: String,
     },
+    /// The set of supported MCP protocol versions is empty.
+    #[error("no supported protocol version configured")]
+    NoProtocolVersions,
     /// A duration setting is out of range (a zero timeout, inverted bounds).
     #[error("invalid duration for `{setting}`")]
     InvalidDuration {

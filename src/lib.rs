@@ -10,6 +10,7 @@ pub mod future;
 pub mod keys;
 pub mod metadata;
 pub mod origin;
+pub mod protocol_version;
 pub mod scope;
 mod token;
 mod url;

@@ -661,3 +661,74 @@ async fn extra_origin_hosts_can_be_allowed() {
     let response = post_with(&server, &[("origin", "https://app.example.com")], None).await;
     assert_eq!(response.status(), 401, "past the guard, on to auth");
 }
+
+#[tokio::test]
+async fn t17_unsupported_protocol_version_gets_400_with_supported_and_requested() {
+    let server = start(|b| b).await;
+    let token = server.token();
+    let response = post_with(
+        &server,
+        &[("mcp-protocol-version", "1900-01-01")],
+        Some(&token),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], Value::Null);
+    assert_eq!(body["error"]["code"], -32022);
+    assert_eq!(body["error"]["data"]["requested"], "1900-01-01");
+    assert_eq!(
+        body["error"]["data"]["supported"],
+        serde_json::json!([
+            "2026-07-28",
+            "2025-11-25",
+            "2025-06-18",
+            "2025-03-26",
+            "2024-11-05"
+        ])
+    );
+    // Case-insensitive header name; every known version passes.
+    for version in [
+        "2024-11-05",
+        "2025-03-26",
+        "2025-06-18",
+        "2025-11-25",
+        "2026-07-28",
+    ] {
+        let response = post_with(&server, &[("MCP-Protocol-Version", version)], Some(&token)).await;
+        assert_eq!(response.status(), 200, "{version}");
+    }
+}
+
+#[tokio::test]
+async fn t17_auth_comes_before_the_version_check() {
+    let server = start(|b| b).await;
+    let response = post_with(&server, &[("mcp-protocol-version", "9999")], None).await;
+    assert_eq!(response.status(), 401, "no token: the challenge first");
+}
+
+#[tokio::test]
+async fn t17_a_restricted_version_set_refuses_other_known_versions() {
+    use mcp_server_auth::protocol_version::ProtocolVersion;
+    let server = start(|b| b.protocol_versions([ProtocolVersion::V2026_07_28])).await;
+    let token = server.token();
+    let response = post_with(
+        &server,
+        &[("mcp-protocol-version", "2025-06-18")],
+        Some(&token),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["data"]["supported"],
+        serde_json::json!(["2026-07-28"])
+    );
+}
+
+#[tokio::test]
+async fn t18_absent_protocol_version_passes_through() {
+    let server = start(|b| b).await;
+    let response = post_with(&server, &[], Some(&server.token())).await;
+    assert_eq!(response.status(), 200);
+}
