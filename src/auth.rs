@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tower::layer::util::Stack;
 use tower::{Layer, Service};
 
 use crate::bearer::{BearerAuth, BearerAuthLayer, Config};
@@ -13,7 +12,9 @@ use crate::challenge::is_scope_char;
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
 use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata};
+use crate::operation::{DEFAULT_MAX_BODY_BYTES, OperationExtractor, OperationLayer};
 use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
+use crate::policy::{OperationScopes, ScopePolicy, ScopePolicyLayer};
 use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionLayer};
 use crate::scope::ScopeHierarchy;
 use crate::url;
@@ -29,6 +30,7 @@ const OFFLINE_ACCESS: &str = "offline_access";
 #[derive(Debug, Clone)]
 pub struct McpAuth {
     config: Arc<Config>,
+    max_body_bytes: usize,
     origin: Arc<OriginPolicy>,
     protocol_versions: ProtocolVersionLayer,
     metadata: Arc<MetadataDocument>,
@@ -67,6 +69,8 @@ pub struct McpAuthBuilder {
     origin_hosts: Vec<String>,
     check_host: Option<bool>,
     protocol_versions: Option<Vec<ProtocolVersion>>,
+    operations: OperationScopes,
+    max_body_bytes: usize,
 }
 
 impl McpAuth {
@@ -92,6 +96,8 @@ impl McpAuth {
             origin_hosts: Vec::new(),
             check_host: None,
             protocol_versions: None,
+            operations: OperationScopes::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
@@ -99,22 +105,34 @@ impl McpAuth {
     ///
     /// 1. the metadata route (public, CORS `*`, no other check);
     /// 2. the `Origin`/`Host` guard (403 before any auth, whatever the credentials);
-    /// 3. bearer authentication (401/400/403/503);
-    /// 4. the `MCP-Protocol-Version` gate (400 `-32022` for a version the server does not
-    ///    support; an absent header passes).
+    /// 3. operation extraction (the JSON-RPC methods and names, from the 2026-07-28 headers or
+    ///    the bounded legacy body, replayed byte for byte), when per-operation rules exist;
+    /// 4. bearer authentication (401/400/403/503; anonymous methods pass without a token);
+    /// 5. the `MCP-Protocol-Version` gate (400 `-32022` for a version the server does not
+    ///    support; an absent header passes);
+    /// 6. per-operation scopes (403 `insufficient_scope` naming every scope the operation
+    ///    needs).
     ///
     /// Apply it to the outermost router, so that it sees full request paths: it answers the
     /// metadata URL itself and protects every other path beneath it.
     pub fn layer(&self) -> McpAuthLayer {
-        McpAuthLayer {
-            inner: Stack::new(
-                self.protocol_version_layer(),
-                Stack::new(
-                    self.bearer_layer(),
-                    Stack::new(self.origin_layer(), self.metadata_layer()),
-                ),
-            ),
+        McpAuthLayer { auth: self.clone() }
+    }
+
+    /// Only operation extraction. It reads nothing when no per-operation rule or anonymous
+    /// method is configured.
+    pub fn operation_layer(&self) -> OperationLayer {
+        if self.config.operations.is_empty() {
+            OperationLayer::disabled()
+        } else {
+            OperationLayer::new(self.max_body_bytes)
         }
+    }
+
+    /// Only the per-operation scope check (needs [`operation_layer`](Self::operation_layer)
+    /// and [`bearer_layer`](Self::bearer_layer) outside it).
+    pub fn scope_policy_layer(&self) -> ScopePolicyLayer {
+        ScopePolicyLayer::new(Arc::clone(&self.config))
     }
 
     /// Only the `MCP-Protocol-Version` gate.
@@ -379,6 +397,56 @@ impl McpAuthBuilder {
         self
     }
 
+    /// `tools/call` of `tool` needs `scope` (403 `insufficient_scope` with a step-up challenge
+    /// otherwise). Accumulates.
+    pub fn tool_scope(mut self, tool: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.operations = self.operations.tool(tool, scope);
+        self
+    }
+
+    /// `prompts/get` of `prompt` needs `scope`. Accumulates.
+    pub fn prompt_scope(mut self, prompt: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.operations = self.operations.prompt(prompt, scope);
+        self
+    }
+
+    /// Reading (or subscribing to) exactly the resource `uri` needs `scope`. Accumulates.
+    pub fn resource_scope(mut self, uri: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.operations = self.operations.resource(uri, scope);
+        self
+    }
+
+    /// Reading (or subscribing to) any resource whose URI starts with `prefix` needs `scope`.
+    /// Accumulates.
+    pub fn resource_prefix_scope(
+        mut self,
+        prefix: impl Into<String>,
+        scope: impl Into<String>,
+    ) -> Self {
+        self.operations = self.operations.resource_prefix(prefix, scope);
+        self
+    }
+
+    /// Every call of the JSON-RPC `method` needs `scope`. Accumulates.
+    pub fn method_scope(mut self, method: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.operations = self.operations.method(method, scope);
+        self
+    }
+
+    /// `method` may be called without a token (requests that present one are still checked).
+    /// Accumulates; defaults to none: every method needs a token.
+    pub fn allow_anonymous(mut self, method: impl Into<String>) -> Self {
+        self.operations = self.operations.allow_anonymous(method);
+        self
+    }
+
+    /// The largest legacy JSON-RPC body read for per-operation decisions; larger ones get 413.
+    /// Defaults to 1 MiB.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
     /// The MCP protocol revisions the server implements; a request naming another in
     /// `MCP-Protocol-Version` gets 400 with JSON-RPC error `-32022`. Defaults to every revision
     /// this crate knows ([`ProtocolVersion::ALL`]).
@@ -424,6 +492,7 @@ impl McpAuthBuilder {
             .chain(&scopes_supported)
             .map(String::as_str)
             .chain(hierarchy_scopes)
+            .chain(self.operations.scopes())
         {
             if scope.is_empty() || !scope.chars().all(is_scope_char) {
                 return Err(ConfigError::InvalidScope {
@@ -494,12 +563,14 @@ impl McpAuthBuilder {
                 validator,
                 required_scopes: self.required_scopes,
                 hierarchy: self.hierarchy,
+                operations: self.operations,
                 resource_metadata_url: metadata_url,
                 strip_authorization: self.strip_authorization,
                 error_on_missing_token: self.error_on_missing_token,
             }),
             origin: Arc::new(origin),
             protocol_versions,
+            max_body_bytes: self.max_body_bytes,
             metadata: Arc::new(MetadataDocument::new(&document)),
             metadata_path: metadata_path.into(),
             document: Arc::new(document),
@@ -526,15 +597,23 @@ impl PrefetchError {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct McpAuthLayer {
-    inner:
-        Stack<ProtocolVersionLayer, Stack<BearerAuthLayer, Stack<OriginGuardLayer, MetadataLayer>>>,
+    auth: McpAuth,
 }
 
 impl<S> Layer<S> for McpAuthLayer {
-    type Service = ServeMetadata<OriginGuard<BearerAuth<ProtocolVersionGate<S>>>>;
+    type Service = ServeMetadata<
+        OriginGuard<OperationExtractor<BearerAuth<ProtocolVersionGate<ScopePolicy<S>>>>>,
+    >;
 
     fn layer(&self, inner: S) -> Self::Service {
-        self.inner.layer(inner)
+        // Innermost first; the order is documented on `McpAuth::layer`.
+        let auth = &self.auth;
+        let inner = auth.scope_policy_layer().layer(inner);
+        let inner = auth.protocol_version_layer().layer(inner);
+        let inner = auth.bearer_layer().layer(inner);
+        let inner = auth.operation_layer().layer(inner);
+        let inner = auth.origin_layer().layer(inner);
+        auth.metadata_layer().layer(inner)
     }
 }
 
@@ -683,7 +762,7 @@ mod tests {
         send_sync_clone::<McpAuthLayer>();
         send_sync_clone::<MetadataLayer>();
         send_sync_clone::<BearerAuthLayer>();
-        send_sync_clone::<ServeMetadata<OriginGuard<BearerAuth<ProtocolVersionGate<Svc>>>>>();
+        send_sync_clone::<McpAuthLayer>();
         send_sync_clone::<crate::VerifiedToken>();
         send::<bearer::ResponseFuture<Svc, String>>();
         send::<crate::future::EitherResponse<<BearerAuth<Svc> as Service<Request<String>>>::Future>>(

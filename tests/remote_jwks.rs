@@ -95,13 +95,11 @@ async fn rotated_key_is_accepted_on_its_first_request() {
     let new_kid = issuer.rotate();
     assert_ne!(new_kid, old_kid);
     let token = app.token(&issuer);
-    let started = Instant::now();
     assert_eq!(
         app.send(&token).await.status(),
         200,
         "new key, first request"
     );
-    assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(
         issuer.jwks_fetches(),
         2,
@@ -115,27 +113,33 @@ async fn flood_of_unknown_kids_costs_at_most_two_fetches() {
     let app = app(|b| b.authorization_server(issuer.issuer())).await;
     assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
 
-    let started = Instant::now();
-    for i in 0..200 {
-        let token = issuer
-            .token()
-            .audience(app.resource.clone())
-            .scope("mcp:tools")
-            .header(
-                "kid",
-                format!("random-{i}-{}", started.elapsed().as_nanos()),
-            )
-            .sign();
+    let tokens: Vec<String> = (0..200)
+        .map(|i| {
+            issuer
+                .token()
+                .audience(app.resource.clone())
+                .scope("mcp:tools")
+                .header("kid", format!("random-{i}"))
+                .sign()
+        })
+        .collect();
+    // A slow key endpoint makes any request that waits for a fetch stand out.
+    let fetch_delay = Duration::from_secs(3);
+    issuer.set_delay(fetch_delay);
+    let mut waited = 0;
+    for (i, token) in tokens.iter().enumerate() {
         let sent = Instant::now();
-        let response = app.send(&token).await;
+        let response = app.send(token).await;
         assert_eq!(response.status(), 401, "request {i}");
         assert_eq!(challenge(&response).get("error"), Some("invalid_token"));
-        assert!(
-            sent.elapsed() < Duration::from_secs(2),
-            "request {i} answered promptly"
-        );
+        if sent.elapsed() >= fetch_delay {
+            waited += 1;
+        }
     }
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        waited <= 1,
+        "{waited} requests waited for a fetch; only the first may"
+    );
     assert!(
         issuer.jwks_fetches() <= 2,
         "{} fetches for 200 unknown kids",
@@ -207,8 +211,9 @@ async fn slow_refresh_does_not_hold_up_requests_with_known_kids() {
     for i in 0..5 {
         let started = Instant::now();
         assert_eq!(app.send(&token).await.status(), 200);
+        // Far below the 5 s fetch: this request did not wait for it.
         assert!(
-            started.elapsed() < Duration::from_secs(1),
+            started.elapsed() < Duration::from_secs(3),
             "known-kid request {i} took {:?}",
             started.elapsed()
         );
@@ -431,11 +436,15 @@ async fn cache_control_max_age_sets_the_ttl_and_refresh_happens_in_the_backgroun
     // Past max-age, with a slow key endpoint: the request is answered from the cached set at
     // once, while the refresh runs in the background.
     tokio::time::sleep(ms(700)).await;
-    issuer.set_delay(ms(1500));
+    issuer.set_delay(ms(4000));
     let started = Instant::now();
     assert_eq!(app.send(&token).await.status(), 200);
-    assert!(started.elapsed() < ms(1000), "took {:?}", started.elapsed());
-    tokio::time::sleep(ms(2000)).await;
+    assert!(
+        started.elapsed() < ms(3000),
+        "waited for the refresh: {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(ms(4500)).await;
     assert_eq!(
         issuer.jwks_fetches(),
         2,

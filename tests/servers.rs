@@ -20,7 +20,6 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use mcp_server_auth::challenge::ParsedChallenge;
@@ -481,7 +480,9 @@ async fn rmcp_tool_does_not_see_the_authorization_header() {
 // plain hyper 1 + tower::service_fn
 // ---------------------------------------------------------------------------------------------
 
-async fn hyper_handler(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// Generic over the body: behind the layer a hyper `Incoming` arrives as
+/// `mcp_server_auth::operation::RequestBody<Incoming>`.
+async fn hyper_handler<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
     let token = request.extensions().get::<VerifiedToken>();
     let body = json!({
         "path": request.uri().path(),

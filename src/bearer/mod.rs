@@ -31,7 +31,8 @@
 //!     Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
 //! }));
 //!
-//! let response = app.oneshot(Request::post("/mcp").body(())?).await?;
+//! let body = http_body_util::Empty::<bytes::Bytes>::new();
+//! let response = app.oneshot(Request::post("/mcp").body(body)?).await?;
 //! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 //! assert_eq!(
 //!     response.headers()["www-authenticate"],
@@ -71,6 +72,8 @@ pub struct AuthError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Detail {
     None,
+    /// The scopes to name in the challenge of a per-operation denial.
+    Scopes(Vec<String>),
     Extract(ExtractError),
     Token(TokenError),
 }
@@ -103,6 +106,21 @@ impl AuthError {
         AuthError {
             kind: AuthErrorKind::InsufficientScope,
             detail: Detail::None,
+        }
+    }
+
+    pub(crate) fn operation_scope(scopes: Vec<String>) -> Self {
+        AuthError {
+            kind: AuthErrorKind::InsufficientScope,
+            detail: Detail::Scopes(scopes),
+        }
+    }
+
+    /// For a per-operation scope denial, the scopes named in the challenge.
+    pub fn challenge_scopes(&self) -> Option<&[String]> {
+        match &self.detail {
+            Detail::Scopes(scopes) => Some(scopes),
+            _ => None,
         }
     }
 
@@ -144,6 +162,7 @@ impl AuthError {
         match &self.detail {
             Detail::Extract(err) => err.description(),
             Detail::Token(err) => err.description(),
+            Detail::Scopes(_) => "The access token lacks a scope this operation needs",
             Detail::None => match self.kind {
                 AuthErrorKind::InsufficientScope => {
                     "The access token lacks a scope this request needs"
@@ -178,7 +197,7 @@ impl std::error::Error for AuthError {
         match &self.detail {
             Detail::Extract(err) => Some(err),
             Detail::Token(err) => Some(err),
-            Detail::None => None,
+            Detail::None | Detail::Scopes(_) => None,
         }
     }
 }

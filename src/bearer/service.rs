@@ -12,6 +12,8 @@ use super::{AuthError, AuthErrorKind};
 use crate::body::{FullBody, ResponseBody, json_response};
 use crate::challenge::{Challenge, ErrorCode};
 use crate::keys::KeySource;
+use crate::operation::McpOperations;
+use crate::policy::OperationScopes;
 use crate::scope::ScopeHierarchy;
 use crate::token::VerifiedToken;
 use crate::validate::Validator;
@@ -22,6 +24,7 @@ pub(crate) struct Config {
     pub(crate) validator: Validator,
     pub(crate) required_scopes: Vec<String>,
     pub(crate) hierarchy: ScopeHierarchy,
+    pub(crate) operations: OperationScopes,
     pub(crate) resource_metadata_url: String,
     pub(crate) strip_authorization: bool,
     pub(crate) error_on_missing_token: bool,
@@ -34,15 +37,29 @@ pub(crate) struct Denied<'a> {
 }
 
 impl Config {
-    /// Extracts and validates the token and checks the endpoint scope.
-    pub(crate) fn authorize<B>(&self, request: &Request<B>) -> Result<VerifiedToken, Denied<'_>> {
+    /// Extracts and validates the token and checks the endpoint scope. `Ok(None)`: no
+    /// credentials, and every operation of the request may run anonymously.
+    pub(crate) fn authorize<B>(
+        &self,
+        request: &Request<B>,
+    ) -> Result<Option<VerifiedToken>, Denied<'_>> {
         let denied = |error: AuthError| Denied {
             error,
             refresh: None,
         };
         let token = match extract(request.headers(), request.uri()) {
             Ok(Credentials::Bearer(token)) => token,
-            Ok(Credentials::None) => return Err(denied(AuthError::missing())),
+            Ok(Credentials::None) => {
+                let anonymous = request
+                    .extensions()
+                    .get::<McpOperations>()
+                    .is_some_and(|ops| self.operations.all_anonymous(ops));
+                return if anonymous {
+                    Ok(None)
+                } else {
+                    Err(denied(AuthError::missing()))
+                };
+            }
             Err(err) => return Err(denied(err.into())),
         };
         let verified = self
@@ -57,7 +74,7 @@ impl Config {
             .iter()
             .all(|s| self.hierarchy.satisfies(verified.scopes(), s))
         {
-            Ok(verified)
+            Ok(Some(verified))
         } else {
             Err(denied(AuthError::insufficient_scope()))
         }
@@ -65,11 +82,13 @@ impl Config {
 
     /// Hands the verified token to the inner service and, unless configured otherwise, takes
     /// the raw token away from it.
-    pub(crate) fn admit<B>(&self, request: &mut Request<B>, token: VerifiedToken) {
+    pub(crate) fn admit<B>(&self, request: &mut Request<B>, token: Option<VerifiedToken>) {
         if self.strip_authorization {
             request.headers_mut().remove(header::AUTHORIZATION);
         }
-        request.extensions_mut().insert(token);
+        if let Some(token) = token {
+            request.extensions_mut().insert(token);
+        }
     }
 
     pub(crate) fn reject(&self, error: AuthError) -> Response<FullBody> {
@@ -100,8 +119,9 @@ impl Config {
             if let Some(code) = code {
                 challenge = challenge.error(code).error_description(error.description());
             }
+            let scopes = error.challenge_scopes().unwrap_or(&self.required_scopes);
             let challenge = challenge
-                .scope(&self.required_scopes)
+                .scope(scopes)
                 .resource_metadata(&self.resource_metadata_url);
             response
                 .headers_mut()

@@ -1,0 +1,317 @@
+//! Per-operation scopes: what each tool, prompt, resource or method needs, checked after the
+//! token is verified, with one step-up challenge listing every scope the operation needs.
+//!
+//! A denial is HTTP 403 `insufficient_scope` (never an HTTP 200 carrying an error, which
+//! clients cannot step up from). Its `scope` follows the request's era: up to 2025-11-25 the
+//! required scopes plus those already granted (clients then did not merge scopes themselves);
+//! from 2026-07-28 only the required ones (SEP-2350). `offline_access` is never asked for.
+//! Scope hierarchies ([`scope_implies`](crate::McpAuthBuilder::scope_implies)) apply to every
+//! check.
+//!
+//! ```
+//! use mcp_server_auth::operation::McpOperation;
+//! use mcp_server_auth::policy::OperationScopes;
+//!
+//! let scopes = OperationScopes::new()
+//!     .tool("admin_reset", "mcp:admin")
+//!     .resource_prefix("file:///secrets/", "files:secret")
+//!     .method("tools/list", "mcp:read");
+//! let call = McpOperation::new("tools/call", Some("admin_reset"));
+//! assert_eq!(scopes.required(&call).collect::<Vec<_>>(), ["mcp:admin"]);
+//! let read = McpOperation::new("resources/read", Some("file:///secrets/key"));
+//! assert_eq!(scopes.required(&read).collect::<Vec<_>>(), ["files:secret"]);
+//! ```
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+use crate::bearer::{AuthError, Config};
+use crate::body::ResponseBody;
+use crate::future::EitherResponse;
+use crate::operation::{McpOperation, McpOperations};
+use crate::protocol_version::ProtocolVersion;
+use crate::token::VerifiedToken;
+
+const OFFLINE_ACCESS: &str = "offline_access";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Method(String),
+    Tool(String),
+    Prompt(String),
+    Resource(String),
+    ResourcePrefix(String),
+}
+
+/// Scope requirements per operation, and the methods allowed without a token. Rules
+/// accumulate: an operation needs the scopes of every rule that matches it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct OperationScopes {
+    rules: Vec<(Target, String)>,
+    anonymous: Vec<String>,
+}
+
+impl OperationScopes {
+    /// No rules.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `tools/call` of `tool` needs `scope`.
+    pub fn tool(self, tool: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.rule(Target::Tool(tool.into()), scope)
+    }
+
+    /// `prompts/get` of `prompt` needs `scope`.
+    pub fn prompt(self, prompt: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.rule(Target::Prompt(prompt.into()), scope)
+    }
+
+    /// `resources/read` (and `subscribe`/`unsubscribe`) of exactly `uri` needs `scope`.
+    pub fn resource(self, uri: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.rule(Target::Resource(uri.into()), scope)
+    }
+
+    /// `resources/read` (and `subscribe`/`unsubscribe`) of any URI starting with `prefix`
+    /// needs `scope`.
+    pub fn resource_prefix(self, prefix: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.rule(Target::ResourcePrefix(prefix.into()), scope)
+    }
+
+    /// Every call of `method` needs `scope`.
+    pub fn method(self, method: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.rule(Target::Method(method.into()), scope)
+    }
+
+    /// `method` may be called without any token (for example `initialize` or
+    /// `notifications/initialized`). A request presenting a token is still checked. Off by
+    /// default: every method needs a token.
+    pub fn allow_anonymous(mut self, method: impl Into<String>) -> Self {
+        self.anonymous.push(method.into());
+        self
+    }
+
+    fn rule(mut self, target: Target, scope: impl Into<String>) -> Self {
+        self.rules.push((target, scope.into()));
+        self
+    }
+
+    /// Whether there are no rules and no anonymous methods (operations need not be read).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.anonymous.is_empty()
+    }
+
+    /// Every scope named by a rule, for validation and metadata.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|(_, scope)| scope.as_str())
+    }
+
+    /// The scopes `operation` needs, in rule order, possibly repeated.
+    pub fn required<'a>(
+        &'a self,
+        operation: &'a McpOperation,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.rules.iter().filter_map(move |(target, scope)| {
+            let name = operation.name();
+            let matches = match target {
+                Target::Method(method) => operation.method() == method,
+                Target::Tool(tool) => {
+                    operation.method() == "tools/call" && name == Some(tool.as_str())
+                }
+                Target::Prompt(prompt) => {
+                    operation.method() == "prompts/get" && name == Some(prompt.as_str())
+                }
+                Target::Resource(uri) => {
+                    is_resource_method(operation) && name == Some(uri.as_str())
+                }
+                Target::ResourcePrefix(prefix) => {
+                    is_resource_method(operation)
+                        && name.is_some_and(|n| n.starts_with(prefix.as_str()))
+                }
+            };
+            matches.then_some(scope.as_str())
+        })
+    }
+
+    /// Whether every operation may run without a token (and there is at least one).
+    pub fn all_anonymous(&self, operations: &McpOperations) -> bool {
+        !operations.is_empty()
+            && operations
+                .iter()
+                .all(|op| self.anonymous.iter().any(|m| m == op.method()))
+    }
+}
+
+fn is_resource_method(operation: &McpOperation) -> bool {
+    matches!(
+        operation.method(),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe"
+    )
+}
+
+impl Config {
+    /// Checks the operations of an authenticated request; the error is the 403 to send.
+    fn check_operations<B>(&self, request: &Request<B>) -> Result<(), AuthError> {
+        let Some(operations) = request.extensions().get::<McpOperations>() else {
+            return Ok(());
+        };
+        let Some(token) = request.extensions().get::<VerifiedToken>() else {
+            // Only anonymous operations get this far without a token (see the bearer layer).
+            return if self.operations.all_anonymous(operations) {
+                Ok(())
+            } else {
+                Err(AuthError::missing())
+            };
+        };
+        let mut required: Vec<&str> = Vec::new();
+        for scope in self.required_scopes.iter().map(String::as_str).chain(
+            operations
+                .iter()
+                .flat_map(|op| self.operations.required(op)),
+        ) {
+            if scope != OFFLINE_ACCESS && !required.contains(&scope) {
+                required.push(scope);
+            }
+        }
+        if required
+            .iter()
+            .all(|scope| self.hierarchy.satisfies(token.scopes(), scope))
+        {
+            return Ok(());
+        }
+        let modern = operations.from_headers()
+            || ProtocolVersion::from_headers(request.headers())
+                .version()
+                .is_some_and(ProtocolVersion::is_modern);
+        let mut challenge: Vec<String> = required.iter().map(|s| (*s).to_owned()).collect();
+        if !modern {
+            for granted in token.scopes() {
+                if granted != OFFLINE_ACCESS && !challenge.contains(granted) {
+                    challenge.push(granted.clone());
+                }
+            }
+        }
+        Err(AuthError::operation_scope(challenge))
+    }
+}
+
+/// Applies [`ScopePolicy`]; made by [`McpAuth::scope_policy_layer`](crate::McpAuth::scope_policy_layer).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ScopePolicyLayer {
+    config: Arc<Config>,
+}
+
+impl ScopePolicyLayer {
+    pub(crate) fn new(config: Arc<Config>) -> Self {
+        ScopePolicyLayer { config }
+    }
+}
+
+impl<S> Layer<S> for ScopePolicyLayer {
+    type Service = ScopePolicy<S>;
+
+    fn layer(&self, inner: S) -> ScopePolicy<S> {
+        ScopePolicy {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Middleware enforcing per-operation scopes. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct ScopePolicy<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> ScopePolicy<S> {
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ScopePolicy<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = EitherResponse<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        match self.config.check_operations(&request) {
+            Ok(()) => EitherResponse::inner(self.inner.call(request)),
+            Err(error) => EitherResponse::ready(self.config.reject(error)),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_match_their_operations_only() {
+        let scopes = OperationScopes::new()
+            .tool("admin_reset", "mcp:admin")
+            .prompt("secret_prompt", "prompts:secret")
+            .resource("file:///a", "files:a")
+            .resource_prefix("file:///dir/", "files:dir")
+            .method("tools/list", "mcp:list")
+            .method("tools/call", "mcp:call");
+        let required = |method: &str, name: Option<&str>| {
+            let op = McpOperation::new(method, name);
+            scopes.required(&op).map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            required("tools/call", Some("admin_reset")),
+            ["mcp:admin", "mcp:call"]
+        );
+        assert_eq!(required("tools/call", Some("echo")), ["mcp:call"]);
+        assert_eq!(
+            required("prompts/get", Some("secret_prompt")),
+            ["prompts:secret"]
+        );
+        assert_eq!(
+            required("prompts/get", Some("admin_reset")),
+            Vec::<String>::new()
+        );
+        assert_eq!(required("resources/read", Some("file:///a")), ["files:a"]);
+        assert_eq!(
+            required("resources/subscribe", Some("file:///dir/x")),
+            ["files:dir"]
+        );
+        assert_eq!(
+            required("resources/read", Some("file:///a/b")),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            required("resources/read", Some("file:///di")),
+            Vec::<String>::new()
+        );
+        assert_eq!(required("tools/list", None), ["mcp:list"]);
+        assert_eq!(required("ping", None), Vec::<String>::new());
+    }
+}
