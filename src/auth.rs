@@ -17,6 +17,7 @@ use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
 use crate::policy::{OperationScopes, ScopePolicy, ScopePolicyLayer};
 use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionLayer};
 use crate::scope::ScopeHierarchy;
+use crate::session::{SessionBinding, SessionBindingLayer};
 use crate::url;
 use crate::validate::{Validator, ValidatorBuilder};
 
@@ -30,6 +31,7 @@ const OFFLINE_ACCESS: &str = "offline_access";
 #[derive(Debug, Clone)]
 pub struct McpAuth {
     config: Arc<Config>,
+    sessions: SessionBindingLayer,
     max_body_bytes: usize,
     origin: Arc<OriginPolicy>,
     protocol_versions: ProtocolVersionLayer,
@@ -111,7 +113,9 @@ impl McpAuth {
     /// 5. the `MCP-Protocol-Version` gate (400 `-32022` for a version the server does not
     ///    support; an absent header passes);
     /// 6. per-operation scopes (403 `insufficient_scope` naming every scope the operation
-    ///    needs).
+    ///    needs);
+    /// 7. legacy session binding (a `Mcp-Session-Id` minted for one principal and presented by
+    ///    another gets 404 "Session not found").
     ///
     /// Apply it to the outermost router, so that it sees full request paths: it answers the
     /// metadata URL itself and protects every other path beneath it.
@@ -127,6 +131,11 @@ impl McpAuth {
         } else {
             OperationLayer::new(self.max_body_bytes)
         }
+    }
+
+    /// Only the legacy session binding. Every call returns a layer sharing the same table.
+    pub fn session_layer(&self) -> SessionBindingLayer {
+        self.sessions.clone()
     }
 
     /// Only the per-operation scope check (needs [`operation_layer`](Self::operation_layer)
@@ -569,6 +578,7 @@ impl McpAuthBuilder {
                 error_on_missing_token: self.error_on_missing_token,
             }),
             origin: Arc::new(origin),
+            sessions: SessionBindingLayer::new(),
             protocol_versions,
             max_body_bytes: self.max_body_bytes,
             metadata: Arc::new(MetadataDocument::new(&document)),
@@ -602,12 +612,15 @@ pub struct McpAuthLayer {
 
 impl<S> Layer<S> for McpAuthLayer {
     type Service = ServeMetadata<
-        OriginGuard<OperationExtractor<BearerAuth<ProtocolVersionGate<ScopePolicy<S>>>>>,
+        OriginGuard<
+            OperationExtractor<BearerAuth<ProtocolVersionGate<ScopePolicy<SessionBinding<S>>>>>,
+        >,
     >;
 
     fn layer(&self, inner: S) -> Self::Service {
         // Innermost first; the order is documented on `McpAuth::layer`.
         let auth = &self.auth;
+        let inner = auth.session_layer().layer(inner);
         let inner = auth.scope_policy_layer().layer(inner);
         let inner = auth.protocol_version_layer().layer(inner);
         let inner = auth.bearer_layer().layer(inner);

@@ -14,6 +14,7 @@ pub mod origin;
 pub mod policy;
 pub mod protocol_version;
 pub mod scope;
+pub mod session;
 mod token;
 mod url;
 pub mod validate;

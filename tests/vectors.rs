@@ -732,3 +732,70 @@ async fn t18_absent_protocol_version_passes_through() {
     let response = post_with(&server, &[], Some(&server.token())).await;
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn t19_session_minted_for_one_user_is_not_found_for_another() {
+    use axum::routing::post;
+    use mcp_server_auth::McpAuth;
+
+    let issuer = TestIssuer::new(ISSUER);
+    let (listener, resource) = bind().await;
+    let auth = McpAuth::builder(resource.clone())
+        .issuer(issuer.issuer(), issuer.keys())
+        .allow_http_loopback(true)
+        .build()
+        .unwrap();
+    // An MCP-like server: mints a session id when a request comes without one.
+    let app = axum::Router::new()
+        .route(
+            "/mcp",
+            post(|headers: http::HeaderMap| async move {
+                let mut response = http::Response::new(axum::body::Body::from("{}"));
+                if !headers.contains_key("mcp-session-id") {
+                    response.headers_mut().insert(
+                        "mcp-session-id",
+                        http::HeaderValue::from_static("session-of-alice"),
+                    );
+                }
+                response
+            }),
+        )
+        .layer(auth.layer());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let token_for = |sub: &str| {
+        issuer
+            .token()
+            .audience(resource.clone())
+            .subject(sub)
+            .sign()
+    };
+    let send = |token: String, session: Option<&'static str>| {
+        let mut request = client()
+            .post(resource.clone())
+            .header("authorization", format!("Bearer {token}"))
+            .header("mcp-protocol-version", "2025-11-25")
+            .body("{}");
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request.send()
+    };
+    let minted = send(token_for("alice"), None).await.unwrap();
+    assert_eq!(minted.headers()["mcp-session-id"], "session-of-alice");
+    assert_eq!(
+        send(token_for("alice"), Some("session-of-alice"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let hijack = send(token_for("bob"), Some("session-of-alice"))
+        .await
+        .unwrap();
+    assert_eq!(hijack.status(), 404);
+    let body: Value = hijack.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "Session not found");
+    assert_eq!(body["id"], Value::Null);
+}
