@@ -26,28 +26,29 @@
 //!   protected resource metadata (RFC 9728) and refuses requests without a valid bearer token
 //!   (401 with a `WWW-Authenticate` challenge naming the metadata, 403 without the endpoint
 //!   scope, 503 with `Retry-After` while the authorization server's keys cannot be had).
+//! * Per-tool scopes (`--tool-scope tool=scope`, each one
+//!   [`McpAuthBuilder::tool_scope`](mcp_server_auth::McpAuthBuilder::tool_scope)) are enforced
+//!   by the layer as well: a `tools/call` of that tool with a token lacking the scope gets HTTP
+//!   403 `insufficient_scope`, whose `WWW-Authenticate` challenge names the scopes to ask for
+//!   (step-up authorization); the tool never runs. The MCP server itself checks no scope.
 //! * Keys are loaded at start-up ([`McpAuth::prefetch`]). If the authorization server is
 //!   unreachable the server says so on standard error and starts anyway: requests get 503
 //!   until the keys load, then it recovers by itself.
-//! * Per-tool scopes (`--tool-scope`) are checked in [`ServerHandler::call_tool`], before the
-//!   tool runs; a token without them gets a tool error (`isError: true`) naming the scope.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use axum::Router;
 use http::request::Parts;
 use mcp_server_auth::{McpAuth, VerifiedToken};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::{Extension, ToolCallContext};
+use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
-use rmcp::service::RequestContext;
+use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -80,9 +81,10 @@ Options:
                              whatever its path: put a proxy in front to map it.
   --scope <scope>            The scope every request needs (default mcp:tools).
   --tool-scope <tool>=<scope>
-                             An extra scope a tool needs (repeatable; default
-                             admin_reset=mcp:admin when none is given). Tools: whoami, echo,
-                             admin_reset.
+                             An extra scope calling a tool needs (repeatable; default
+                             admin_reset=mcp:admin when none is given). Without it the call
+                             gets HTTP 403 insufficient_scope with a step-up challenge.
+                             Tools: whoami, echo, admin_reset.
   --allow-http-loopback      Allow http:// URLs on loopback hosts (127.0.0.1, localhost, [::1])
                              for the resource, the issuers and the JWKS URL. Development only.
   -h, --help                 Show this help.
@@ -106,7 +108,8 @@ struct Options {
     issuers: Vec<String>,
     jwks_uri: Option<String>,
     scope: String,
-    /// Tool name → the scopes it needs on top of `scope`, in the order given.
+    /// Tool name → the scopes calling it needs on top of `scope`, in the order given; each
+    /// becomes a [`McpAuthBuilder::tool_scope`](mcp_server_auth::McpAuthBuilder::tool_scope).
     tool_scopes: BTreeMap<String, Vec<String>>,
     allow_http_loopback: bool,
 }
@@ -282,6 +285,14 @@ impl Options {
                 None => builder.authorization_server(issuer),
             };
         }
+        // The layer answers a `tools/call` lacking a tool's scope with 403 and a step-up
+        // challenge: the MCP server never sees it.
+        for (tool, scopes) in &self.tool_scopes {
+            for scope in scopes {
+                builder = builder.tool_scope(tool, scope);
+            }
+        }
+        // Tool scopes are not published on their own: list them with the endpoint scope.
         builder
             .require_scope(&self.scope)
             .scopes_supported(self.scopes_supported())
@@ -301,12 +312,11 @@ fn usage_error(message: &str) -> ExitCode {
 // The MCP server: three tools.
 // ---------------------------------------------------------------------------------------------
 
-/// The MCP server. rmcp builds one per request in stateless mode; the scope table is shared.
+/// The MCP server. rmcp builds one per request in stateless mode, so it holds no state beyond
+/// its tool table. It checks no scope: the layer did, endpoint and per-tool alike.
 #[derive(Clone)]
 struct ProtectedServer {
     tool_router: ToolRouter<Self>,
-    /// Tool name → the scopes it needs on top of the endpoint scope.
-    tool_scopes: Arc<BTreeMap<String, Vec<String>>>,
 }
 
 /// Arguments of the `echo` tool.
@@ -327,10 +337,9 @@ fn verified_token(parts: &Parts) -> Result<&VerifiedToken, ErrorData> {
 
 #[tool_router]
 impl ProtectedServer {
-    fn new(tool_scopes: Arc<BTreeMap<String, Vec<String>>>) -> Self {
+    fn new() -> Self {
         ProtectedServer {
             tool_router: Self::tool_router(),
-            tool_scopes,
         }
     }
 
@@ -356,6 +365,8 @@ impl ProtectedServer {
         text
     }
 
+    /// No scope check here: the layer refuses a call lacking its `--tool-scope` (by default
+    /// `mcp:admin`) with HTTP 403 before it gets here.
     #[tool(description = "Reset the server (pretend). Needs the mcp:admin scope by default")]
     async fn admin_reset(&self) -> String {
         "reset done (nothing was actually reset: this is a demo)".to_owned()
@@ -363,41 +374,7 @@ impl ProtectedServer {
 }
 
 #[tool_handler(router = self.tool_router, name = "mcp-server-auth-protected-server", version = "0.1.0")]
-impl ServerHandler for ProtectedServer {
-    /// Checks the tool's own scopes (`--tool-scope`), then runs it. The endpoint scope was
-    /// already checked by the layer.
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        if let Some(required) = self.tool_scopes.get(request.name.as_ref()) {
-            let parts = context.extensions.get::<Parts>().ok_or_else(|| {
-                ErrorData::internal_error("no HTTP request parts: not served over HTTP", None)
-            })?;
-            let token = verified_token(parts)?;
-            let missing: Vec<&str> = required
-                .iter()
-                .map(String::as_str)
-                .filter(|scope| !token.has_scope(scope))
-                .collect();
-            if !missing.is_empty() {
-                // A tool error (`isError: true`) the model can read, rather than a protocol
-                // error.
-                let granted = token.scopes().join(" ");
-                return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                    "the {} tool needs the scope {}; this token has: {}",
-                    request.name,
-                    missing.join(" "),
-                    if granted.is_empty() { "none" } else { &granted },
-                ))])
-                .into());
-            }
-        }
-        let context = ToolCallContext::new(self, request, context);
-        self.tool_router.call(context).await
-    }
-}
+impl ServerHandler for ProtectedServer {}
 
 // ---------------------------------------------------------------------------------------------
 // Wiring.
@@ -510,8 +487,6 @@ async fn main() -> ExitCode {
 
 /// The MCP service at `/mcp`, with the auth layer around the whole router.
 fn router(options: &Options, resource: &str, auth: &McpAuth) -> Router {
-    let tool_scopes = Arc::new(options.tool_scopes.clone());
-
     // rmcp refuses `Host` headers it does not know (DNS rebinding protection): allow loopback,
     // the resource's host and the address bound, so that the server answers under the name
     // clients use.
@@ -533,7 +508,7 @@ fn router(options: &Options, resource: &str, auth: &McpAuth) -> Router {
 
     // Stateless JSON mode: every POST is answered on its own with `application/json`.
     let mcp = StreamableHttpService::new(
-        move || Ok(ProtectedServer::new(Arc::clone(&tool_scopes))),
+        || Ok(ProtectedServer::new()),
         LocalSessionManager::default().into(),
         StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)

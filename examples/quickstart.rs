@@ -7,7 +7,8 @@
 //!
 //! No identity provider is needed: tokens come from an **embedded development issuer**
 //! ([`TestIssuer`]) whose signing key is generated in memory at every start. The program prints
-//! ready-made tokens and `curl` commands that walk through 401 → metadata → 200.
+//! ready-made tokens and `curl` commands that walk through 401 → metadata → 200, then a 403
+//! step-up challenge for a tool that needs a scope the token lacks.
 //!
 //! # DEVELOPMENT ONLY
 //!
@@ -24,6 +25,10 @@
 //!   `/.well-known/oauth-protected-resource/mcp` and refuses every other request without a
 //!   valid bearer token (401 with a `WWW-Authenticate` challenge that points clients to the
 //!   metadata).
+//! * Per-tool scopes are enforced by the layer too: `tool_scope("admin_reset", "mcp:admin")`
+//!   makes a `tools/call` of `admin_reset` without `mcp:admin` get HTTP 403
+//!   `insufficient_scope`, whose `WWW-Authenticate` challenge names the scopes to ask for
+//!   (step-up authorization). The tool never runs for such a token.
 //! * Requests that pass reach the tools with a [`VerifiedToken`] in the HTTP request's
 //!   extensions, and without their `Authorization` header (tools must never forward the
 //!   client's token). The tools read it from the `http::request::Parts` rmcp hands them.
@@ -48,7 +53,7 @@ use serde_json::json;
 
 /// The scope every request to the MCP endpoint needs.
 const TOOLS_SCOPE: &str = "mcp:tools";
-/// The extra scope the `admin_reset` tool checks for itself.
+/// The extra scope a `tools/call` of `admin_reset` needs (enforced by the layer).
 const ADMIN_SCOPE: &str = "mcp:admin";
 
 // ---------------------------------------------------------------------------------------------
@@ -111,24 +116,11 @@ impl Quickstart {
         text
     }
 
-    /// Finer-grained authorization happens inside the tool: every request already has
-    /// `mcp:tools` (the layer checked), and this tool additionally wants `mcp:admin`.
+    /// No scope check here: the layer (`tool_scope("admin_reset", ADMIN_SCOPE)` in `main`)
+    /// answers a call without `mcp:admin` with HTTP 403 before it reaches the tool.
     #[tool(description = "Reset the server (pretend). Needs the mcp:admin scope")]
-    async fn admin_reset(
-        &self,
-        Extension(parts): Extension<Parts>,
-    ) -> Result<CallToolResult, ErrorData> {
-        let token = verified_token(&parts)?;
-        if !token.has_scope(ADMIN_SCOPE) {
-            // A tool error (`isError: true`) the model can read, rather than a protocol error.
-            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                "{ADMIN_SCOPE} is required to call admin_reset; this token has: {}",
-                token.scopes().join(" ")
-            ))]));
-        }
-        Ok(CallToolResult::success(vec![ContentBlock::text(
-            "reset done (nothing was actually reset: this is a demo)",
-        )]))
+    async fn admin_reset(&self) -> String {
+        "reset done (nothing was actually reset: this is a demo)".to_owned()
     }
 }
 
@@ -169,6 +161,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let auth = McpAuth::builder(resource.clone())
         .issuer(dev_issuer.issuer(), dev_issuer.keys())
         .require_scope(TOOLS_SCOPE)
+        // `tools/call` of admin_reset also needs mcp:admin: 403 with a step-up challenge
+        // otherwise, so the tool itself need not check.
+        .tool_scope("admin_reset", ADMIN_SCOPE)
+        // Tool scopes are not published on their own: list every scope clients may ask for.
         .scopes_supported([TOOLS_SCOPE, ADMIN_SCOPE])
         // `http://127.0.0.1` is fine for a local demo; anything else must be https.
         .allow_http_loopback(true)
@@ -301,8 +297,12 @@ curl -sS -w '\\n' {metadata_url}
 # 4. tools/call whoami with the token: 200, the identity the server verified
 {whoami}
 
-# 5. admin_reset: an error result with $TOKEN (no {ADMIN_SCOPE}), success with $ADMIN_TOKEN
+# 5. tools/call admin_reset with $TOKEN (no {ADMIN_SCOPE}): HTTP 403, and a step-up challenge
+#    WWW-Authenticate: Bearer error=\"insufficient_scope\", ..., scope=\"{TOOLS_SCOPE} {ADMIN_SCOPE}\", ...
+#    names the scopes to ask the authorization server for; the tool does not run
 {admin_denied}
+
+#    the same call with $ADMIN_TOKEN: 200, the tool's result
 {admin_ok}
 
 Or point any MCP client at {resource} with the header

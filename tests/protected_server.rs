@@ -221,13 +221,23 @@ impl Server {
         message["result"].clone()
     }
 
-    /// `tools/call`, answered with 200 and a result (which may be a tool error): the result.
-    async fn call_tool(&self, token: &str, name: &str, arguments: Value) -> Value {
+    /// `tools/call`, whatever the answer.
+    async fn call_tool_response(
+        &self,
+        token: &str,
+        name: &str,
+        arguments: Value,
+    ) -> reqwest::Response {
         let body = json!({
             "jsonrpc": "2.0", "id": 2, "method": "tools/call",
             "params": {"name": name, "arguments": arguments},
         });
-        let response = self.post(Some(token), &body).await;
+        self.post(Some(token), &body).await
+    }
+
+    /// `tools/call`, answered with 200 and a result (which may be a tool error): the result.
+    async fn call_tool(&self, token: &str, name: &str, arguments: Value) -> Value {
+        let response = self.call_tool_response(token, name, arguments).await;
         assert_eq!(response.status(), 200, "tools/call {name}");
         let message: Value = response.json().await.unwrap();
         assert!(
@@ -235,6 +245,55 @@ impl Server {
             "tools/call {name}: {message}"
         );
         message["result"].clone()
+    }
+
+    /// `tools/call` of a tool the token lacks `tool_scope` for: refused by the layer with an
+    /// HTTP 403 step-up challenge, not an HTTP 200 carrying a tool or JSON-RPC error (clients
+    /// cannot step up from those). Returns the challenge's `scope`.
+    async fn call_tool_refused(&self, token: &str, name: &str, tool_scope: &str) -> String {
+        let response = self.call_tool_response(token, name, json!({})).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap();
+        assert_ne!(
+            status, 200,
+            "tools/call {name}: an HTTP 200 carrying an error: {body}"
+        );
+        assert_eq!(status, 403, "tools/call {name}: {body}");
+
+        // Nothing in the body looks like an answer from the MCP server: the tool never ran.
+        let message: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        assert!(message.get("result").is_none(), "tools/call {name}: {body}");
+        assert!(
+            message.get("jsonrpc").is_none(),
+            "tools/call {name}: {body}"
+        );
+
+        let challenges: Vec<_> = headers.get_all("www-authenticate").iter().collect();
+        assert_eq!(challenges.len(), 1, "tools/call {name}: {challenges:?}");
+        let challenge = ParsedChallenge::parse(challenges[0].to_str().unwrap()).unwrap();
+        assert!(
+            challenge.scheme().eq_ignore_ascii_case("bearer"),
+            "{challenge:?}"
+        );
+        assert_eq!(
+            challenge.get("error"),
+            Some("insufficient_scope"),
+            "{challenge:?}"
+        );
+        assert_eq!(
+            challenge.get("resource_metadata"),
+            Some(self.metadata_url.as_str()),
+            "{challenge:?}"
+        );
+        let scope = challenge.get("scope").unwrap_or_else(|| {
+            panic!("tools/call {name}: no scope in {challenge:?}");
+        });
+        assert!(
+            scope.split(' ').any(|s| s == tool_scope),
+            "tools/call {name}: scope {scope:?} should name {tool_scope:?}"
+        );
+        scope.to_owned()
     }
 }
 
@@ -388,11 +447,18 @@ async fn admin_reset_needs_the_tool_scope() {
             .sign()
     };
 
-    let result = server
-        .call_tool(&token("mcp:tools"), "admin_reset", json!({}))
+    // Without mcp:admin the layer refuses the call with a step-up challenge naming it (and, for
+    // a 2025-06-18 request, the endpoint scope too: it is required and already granted).
+    let scope = server
+        .call_tool_refused(&token("mcp:tools"), "admin_reset", "mcp:admin")
         .await;
-    assert!(is_error(&result), "{result}");
-    assert!(text_of(&result).contains("mcp:admin"), "{result}");
+    assert!(scope.split(' ').any(|s| s == "mcp:tools"), "{scope}");
+
+    // Other tools are not affected.
+    let result = server
+        .call_tool(&token("mcp:tools"), "echo", json!({"text": "still open"}))
+        .await;
+    assert_eq!(text_of(&result), "still open");
 
     let result = server
         .call_tool(&token("mcp:tools mcp:admin"), "admin_reset", json!({}))
@@ -453,15 +519,22 @@ async fn tool_scope_flags_replace_the_default() {
     let plain = token("mcp:use");
     let result = server.call_tool(&plain, "admin_reset", json!({})).await;
     assert!(!is_error(&result), "admin_reset is open now: {result}");
-    let result = server
-        .call_tool(&plain, "echo", json!({"text": "hi"}))
+    server.call_tool_refused(&plain, "echo", "mcp:echo").await;
+    server.call_tool_refused(&plain, "whoami", "mcp:who").await;
+    // Each tool needs its own scope, not any tool scope.
+    server
+        .call_tool_refused(&token("mcp:use mcp:who"), "echo", "mcp:echo")
         .await;
-    assert!(is_error(&result), "{result}");
-    assert!(text_of(&result).contains("mcp:echo"), "{result}");
+
     let result = server
         .call_tool(&token("mcp:use mcp:echo"), "echo", json!({"text": "hi"}))
         .await;
+    assert!(!is_error(&result), "{result}");
     assert_eq!(text_of(&result), "hi");
+    let result = server
+        .call_tool(&token("mcp:use mcp:who"), "whoami", json!({}))
+        .await;
+    assert!(!is_error(&result), "{result}");
 }
 
 #[tokio::test]
