@@ -9,6 +9,7 @@ use tower::{Layer, Service};
 use crate::bearer::{BearerAuth, BearerAuthLayer, Config};
 use crate::body::{FullBody, ResponseBody};
 use crate::challenge::is_scope_char;
+use crate::cors::{McpCors, McpCorsLayer};
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
 use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata};
@@ -121,6 +122,21 @@ impl McpAuth {
     /// metadata URL itself and protects every other path beneath it.
     pub fn layer(&self) -> McpAuthLayer {
         McpAuthLayer { auth: self.clone() }
+    }
+
+    /// [`layer`](Self::layer) plus CORS for browser-based clients, placed after the metadata
+    /// route (which keeps its own `Access-Control-Allow-Origin: *`) and before the origin
+    /// guard: preflights from allowed origins are answered without auth, and every response,
+    /// 401 and 403 included, exposes `WWW-Authenticate` and `Mcp-Session-Id`. Origins follow
+    /// the same allow-list as the origin guard.
+    pub fn layer_with_cors(&self) -> McpAuthCorsLayer {
+        McpAuthCorsLayer { auth: self.clone() }
+    }
+
+    /// Only CORS, with the origin guard's allow-list. See
+    /// [`layer_with_cors`](Self::layer_with_cors) for where it belongs.
+    pub fn cors_layer(&self) -> McpCorsLayer {
+        McpCorsLayer::new(OriginPolicy::clone(&self.origin))
     }
 
     /// Only operation extraction. It reads nothing when no per-operation rule or anonymous
@@ -610,23 +626,48 @@ pub struct McpAuthLayer {
     auth: McpAuth,
 }
 
+/// The stack between the metadata route (and CORS) and your service: the origin guard,
+/// operation extraction, bearer auth, the version gate, per-operation scopes and session
+/// binding, outermost first.
+pub type GuardedService<S> = OriginGuard<
+    OperationExtractor<BearerAuth<ProtocolVersionGate<ScopePolicy<SessionBinding<S>>>>>,
+>;
+
+impl McpAuth {
+    /// Wraps `inner` in the guards, innermost first; the order is documented on
+    /// [`McpAuth::layer`].
+    fn guard<S>(&self, inner: S) -> GuardedService<S> {
+        let inner = self.session_layer().layer(inner);
+        let inner = self.scope_policy_layer().layer(inner);
+        let inner = self.protocol_version_layer().layer(inner);
+        let inner = self.bearer_layer().layer(inner);
+        let inner = self.operation_layer().layer(inner);
+        self.origin_layer().layer(inner)
+    }
+}
+
 impl<S> Layer<S> for McpAuthLayer {
-    type Service = ServeMetadata<
-        OriginGuard<
-            OperationExtractor<BearerAuth<ProtocolVersionGate<ScopePolicy<SessionBinding<S>>>>>,
-        >,
-    >;
+    type Service = ServeMetadata<GuardedService<S>>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        // Innermost first; the order is documented on `McpAuth::layer`.
-        let auth = &self.auth;
-        let inner = auth.session_layer().layer(inner);
-        let inner = auth.scope_policy_layer().layer(inner);
-        let inner = auth.protocol_version_layer().layer(inner);
-        let inner = auth.bearer_layer().layer(inner);
-        let inner = auth.operation_layer().layer(inner);
-        let inner = auth.origin_layer().layer(inner);
-        auth.metadata_layer().layer(inner)
+        self.auth.metadata_layer().layer(self.auth.guard(inner))
+    }
+}
+
+/// The layer returned by [`McpAuth::layer_with_cors`]: like [`McpAuthLayer`], with CORS for
+/// browser clients between the metadata route and the origin guard.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct McpAuthCorsLayer {
+    auth: McpAuth,
+}
+
+impl<S> Layer<S> for McpAuthCorsLayer {
+    type Service = ServeMetadata<McpCors<GuardedService<S>>>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let inner = self.auth.cors_layer().layer(self.auth.guard(inner));
+        self.auth.metadata_layer().layer(inner)
     }
 }
 

@@ -5,6 +5,7 @@ mod auth;
 pub mod bearer;
 pub mod body;
 pub mod challenge;
+pub mod cors;
 mod error;
 pub mod future;
 pub mod keys;
@@ -28,7 +29,8 @@ pub mod axum;
 pub mod testing;
 
 pub use auth::{
-    McpAuth, McpAuthBuilder, McpAuthLayer, MetadataLayer, PrefetchError, ServeMetadata,
+    GuardedService, McpAuth, McpAuthBuilder, McpAuthCorsLayer, McpAuthLayer, MetadataLayer,
+    PrefetchError, ServeMetadata,
 };
 pub use bearer::{AuthError, AuthErrorKind, BearerAuth, BearerAuthLayer};
 pub use error::ConfigError;

@@ -799,3 +799,90 @@ async fn t19_session_minted_for_one_user_is_not_found_for_another() {
     assert_eq!(body["error"]["message"], "Session not found");
     assert_eq!(body["id"], Value::Null);
 }
+
+#[tokio::test]
+async fn cors_lets_browser_clients_preflight_and_read_the_challenge() {
+    use axum::routing::post;
+    use mcp_server_auth::McpAuth;
+
+    let issuer = TestIssuer::new(ISSUER);
+    let (listener, resource) = bind().await;
+    let auth = McpAuth::builder(resource.clone())
+        .issuer(issuer.issuer(), issuer.keys())
+        .allow_http_loopback(true)
+        .build()
+        .unwrap();
+    let metadata_url = auth.metadata_url().to_owned();
+    let app = axum::Router::new()
+        .route("/mcp", post(|| async { "{}" }))
+        .layer(auth.layer_with_cors());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let inspector = "http://localhost:6274";
+    let preflight = client()
+        .request(reqwest::Method::OPTIONS, &resource)
+        .header("origin", inspector)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        inspector
+    );
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("mcp-protocol-version"));
+
+    let unauthenticated = client()
+        .post(&resource)
+        .header("origin", inspector)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    assert_eq!(
+        unauthenticated.headers()["access-control-allow-origin"],
+        inspector
+    );
+    let exposed = unauthenticated.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+    assert!(
+        unauthenticated
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+
+    // An evil origin learns nothing and is refused by the guard.
+    let evil = client()
+        .post(&resource)
+        .header("origin", "http://evil.example.com")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), 403);
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+
+    // The metadata keeps its public CORS.
+    let metadata = client()
+        .get(&metadata_url)
+        .header("origin", "http://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metadata.status(), 200);
+    assert_eq!(metadata.headers()["access-control-allow-origin"], "*");
+}
