@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
+mod macros;
 pub mod bearer;
 pub mod body;
 pub mod challenge;
