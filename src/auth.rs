@@ -146,6 +146,7 @@ impl McpAuth {
             OperationLayer::disabled()
         } else {
             OperationLayer::new(self.max_body_bytes)
+                .read_anonymous(self.config.operations.has_anonymous())
         }
     }
 

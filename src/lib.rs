@@ -2,7 +2,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
-mod macros;
 pub mod bearer;
 pub mod body;
 pub mod challenge;
@@ -10,6 +9,7 @@ pub mod cors;
 mod error;
 pub mod future;
 pub mod keys;
+mod macros;
 pub mod metadata;
 pub mod operation;
 pub mod origin;

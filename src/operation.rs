@@ -241,6 +241,8 @@ where
 pub struct OperationLayer {
     /// `None`: read nothing, every request streams through with no operations recorded.
     max_body_bytes: Option<usize>,
+    /// Whether requests without credentials are read too (only anonymous methods need it).
+    read_anonymous: bool,
 }
 
 impl OperationLayer {
@@ -248,13 +250,23 @@ impl OperationLayer {
     pub fn new(max_body_bytes: usize) -> Self {
         OperationLayer {
             max_body_bytes: Some(max_body_bytes),
+            read_anonymous: false,
         }
+    }
+
+    /// Also read the bodies of requests without an `Authorization` header, which is needed
+    /// when some methods may be called anonymously. Off by default: an unauthenticated request
+    /// is refused by the bearer layer anyway, so its body is never buffered.
+    pub fn read_anonymous(mut self, read: bool) -> Self {
+        self.read_anonymous = read;
+        self
     }
 
     /// Reads nothing: for stacks without per-operation rules.
     pub fn disabled() -> Self {
         OperationLayer {
             max_body_bytes: None,
+            read_anonymous: false,
         }
     }
 }
@@ -272,6 +284,7 @@ impl<S> Layer<S> for OperationLayer {
         OperationExtractor {
             inner,
             max_body_bytes: self.max_body_bytes,
+            read_anonymous: self.read_anonymous,
         }
     }
 }
@@ -281,6 +294,7 @@ impl<S> Layer<S> for OperationLayer {
 pub struct OperationExtractor<S> {
     inner: S,
     max_body_bytes: Option<usize>,
+    read_anonymous: bool,
 }
 
 impl<S> OperationExtractor<S> {
@@ -314,7 +328,8 @@ where
             let request = Request::from_parts(parts, RequestBody::streaming(body));
             return OperationFuture::inner(self.inner.call(request));
         }
-        if parts.method != Method::POST {
+        let anonymous = !parts.headers.contains_key(http::header::AUTHORIZATION);
+        if parts.method != Method::POST || (anonymous && !self.read_anonymous) {
             parts.extensions.insert(McpOperations::default());
             let request = Request::from_parts(parts, RequestBody::streaming(body));
             return OperationFuture::inner(self.inner.call(request));

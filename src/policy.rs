@@ -100,6 +100,11 @@ impl OperationScopes {
         self
     }
 
+    /// Whether some method may be called without a token.
+    pub fn has_anonymous(&self) -> bool {
+        !self.anonymous.is_empty()
+    }
+
     /// Whether there are no rules and no anonymous methods (operations need not be read).
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty() && self.anonymous.is_empty()

@@ -273,3 +273,14 @@ proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn bodies_of_unauthenticated_requests_are_not_read_unless_anonymous_methods_exist() {
+    let big = format!(r#"{{"method":"tools/list","pad":"{}"}}"#, "x".repeat(4096));
+    // No anonymous method: the body is never buffered, the bearer layer answers 401.
+    let app_plain = app(|b| b.max_body_bytes(1024)).await;
+    assert_eq!(app_plain.post(None, &[], &big).await.status(), 401);
+    // With an anonymous method the body must be read to decide, so the bound applies.
+    let app_anon = app(|b| b.max_body_bytes(1024).allow_anonymous("initialize")).await;
+    assert_eq!(app_anon.post(None, &[], &big).await.status(), 413);
+}
