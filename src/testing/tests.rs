@@ -525,18 +525,22 @@ async fn serve_discovery_turns_documents_off() {
 #[tokio::test(flavor = "current_thread")]
 async fn delay_holds_responses_without_blocking_the_runtime() {
     let issuer = TestIssuer::start().await;
-    issuer.set_delay(Duration::from_millis(300));
+    let delay = Duration::from_secs(3);
+    issuer.set_delay(delay);
     let started = Instant::now();
     let slow = tokio::spawn({
         let url = issuer.jwks_uri();
         async move { get(&url).await.status }
     });
-    // The single-threaded runtime keeps running other work while the response waits.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The single-threaded runtime keeps running other work while the response waits: the
+    // request is counted on arrival, long before its answer.
+    while issuer.jwks_fetches() == 0 && started.elapsed() < delay / 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(issuer.jwks_fetches(), 1, "counted on arrival");
     assert!(!slow.is_finished());
     assert_eq!(slow.await.unwrap(), 200);
-    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(started.elapsed() >= delay);
 
     // A client that gives up sees a timeout; no delay answers at once again.
     let client = reqwest::Client::builder()
@@ -556,7 +560,7 @@ async fn delay_holds_responses_without_blocking_the_runtime() {
     let started = Instant::now();
     let response = client.get(issuer.jwks_uri()).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(started.elapsed() < Duration::from_millis(300));
+    assert!(started.elapsed() < delay, "no longer delayed");
 }
 
 #[tokio::test]
