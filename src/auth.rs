@@ -17,12 +17,10 @@ use crate::operation::{DEFAULT_MAX_BODY_BYTES, OperationExtractor, OperationLaye
 use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
 use crate::policy::{OperationScopes, ScopePolicy, ScopePolicyLayer};
 use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionLayer};
-use crate::scope::ScopeHierarchy;
+use crate::scope::{OFFLINE_ACCESS, ScopeHierarchy};
 use crate::session::{SessionBinding, SessionBindingLayer};
 use crate::url;
 use crate::validate::{Validator, ValidatorBuilder};
-
-const OFFLINE_ACCESS: &str = "offline_access";
 
 /// A protected MCP resource: its identifier, the authorization servers it trusts, the scopes
 /// it needs, and how tokens are validated. Build one with [`McpAuth::builder`], then wrap your

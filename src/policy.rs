@@ -33,9 +33,8 @@ use crate::body::ResponseBody;
 use crate::future::EitherResponse;
 use crate::operation::{McpOperation, McpOperations};
 use crate::protocol_version::ProtocolVersion;
+use crate::scope::OFFLINE_ACCESS;
 use crate::token::VerifiedToken;
-
-const OFFLINE_ACCESS: &str = "offline_access";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {

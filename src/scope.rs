@@ -13,6 +13,10 @@
 //! assert!(!hierarchy.satisfies(&["mcp:tools".to_owned()], "mcp:admin"));
 //! ```
 
+/// The refresh-token scope: access tokens do not carry it, so it is never required, and MCP
+/// challenges must never ask for it (2026-07-28, SEP-2207).
+pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
+
 /// A set of `broader implies narrower` rules, applied transitively. Cycles are harmless.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
