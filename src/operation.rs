@@ -167,35 +167,25 @@ fn decode_name(value: &str) -> Option<String> {
 
 pin_project! {
     /// The request body handed to the inner service: the original stream, or the bytes that
-    /// were read for policy decisions, replayed unchanged.
+    /// were read for policy decisions, replayed unchanged. (The same two cases as a
+    /// [`ResponseBody`], in the request direction.)
     #[derive(Debug)]
     pub struct RequestBody<B> {
         #[pin]
-        kind: Kind<B>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    #[derive(Debug)]
-    enum Kind<B> {
-        Streaming { #[pin] body: B },
-        Buffered { data: Option<Bytes> },
+        inner: ResponseBody<B>,
     }
 }
 
 impl<B> RequestBody<B> {
     fn streaming(body: B) -> Self {
         RequestBody {
-            kind: Kind::Streaming { body },
+            inner: ResponseBody::inner(body),
         }
     }
 
     fn buffered(data: Bytes) -> Self {
         RequestBody {
-            kind: Kind::Buffered {
-                data: (!data.is_empty()).then_some(data),
-            },
+            inner: ResponseBody::full(FullBody::new(data)),
         }
     }
 }
@@ -211,26 +201,15 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        match self.project().kind.project() {
-            KindProj::Streaming { body } => body.poll_frame(cx),
-            KindProj::Buffered { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-        }
+        self.project().inner.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            Kind::Streaming { body } => body.is_end_stream(),
-            Kind::Buffered { data } => data.is_none(),
-        }
+        self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            Kind::Streaming { body } => body.size_hint(),
-            Kind::Buffered { data } => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
-            }
-        }
+        self.inner.size_hint()
     }
 }
 
