@@ -369,6 +369,16 @@ impl McpAuthBuilder {
         self
     }
 
+    /// The verified-token cache: a repeated token skips the signature check while its key set,
+    /// `exp` and `nbf` still allow it ([`crate::cache`]). On by default (10 000 tokens, each
+    /// answering for at most 5 minutes); [`TokenCacheConfig::disabled`] turns it off.
+    ///
+    /// [`TokenCacheConfig::disabled`]: crate::cache::TokenCacheConfig::disabled
+    pub fn token_cache(mut self, config: crate::cache::TokenCacheConfig) -> Self {
+        self.validator = self.validator.token_cache(config);
+        self
+    }
+
     /// The claims scopes are read from. Defaults to `scope` and `scp`.
     pub fn scope_claims<I>(mut self, claims: I) -> Self
     where

@@ -29,6 +29,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
@@ -477,10 +478,43 @@ pub enum KeyDocumentError {
 }
 
 /// An immutable set of parsed keys, shared cheaply behind an `Arc`.
-#[derive(Debug, Clone, Default)]
+///
+/// Every set has an identity of its own: a clone is a new set. The verified-token cache
+/// remembers which set verified each token and answers from memory only while its issuer's
+/// source still returns that very set, so a [`KeySource`] should hand out the same `Arc` for as
+/// long as its keys are unchanged.
+#[derive(Debug, Default)]
 pub struct KeySet {
+    id: KeySetId,
     keys: Vec<VerifyingKey>,
     skipped: Vec<SkippedKey>,
+}
+
+/// A process-unique number for each [`KeySet`] made, never reused (unlike an address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeySetId(u64);
+
+impl KeySetId {
+    pub(crate) fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for KeySetId {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        KeySetId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Clone for KeySet {
+    fn clone(&self) -> Self {
+        KeySet {
+            id: KeySetId::default(),
+            keys: self.keys.clone(),
+            skipped: self.skipped.clone(),
+        }
+    }
 }
 
 impl KeySet {
@@ -527,9 +561,14 @@ impl KeySet {
     /// Builds a set from keys already parsed.
     pub fn from_keys(keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
         KeySet {
+            id: KeySetId::default(),
             keys: keys.into_iter().collect(),
             skipped: Vec::new(),
         }
+    }
+
+    pub(crate) fn id(&self) -> KeySetId {
+        self.id
     }
 
     /// The usable keys.

@@ -4,6 +4,7 @@
 mod auth;
 pub mod bearer;
 pub mod body;
+pub mod cache;
 pub mod challenge;
 pub mod cors;
 mod error;

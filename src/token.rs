@@ -1,7 +1,7 @@
 //! The verified identity handed to the inner service.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -26,10 +26,14 @@ struct Inner {
     audience: Vec<String>,
     scopes: Vec<String>,
     expires_at: i64,
-    claims: Map<String, Value>,
+    /// The decoded payload, when the claims are parsed only on demand.
+    payload: Vec<u8>,
+    claims: OnceLock<Map<String, Value>>,
 }
 
 impl VerifiedToken {
+    /// A token whose claims are already parsed.
+    #[cfg(test)]
     pub(crate) fn new(
         issuer: String,
         subject: Option<String>,
@@ -47,7 +51,33 @@ impl VerifiedToken {
                 audience,
                 scopes,
                 expires_at,
-                claims,
+                payload: Vec::new(),
+                claims: OnceLock::from(claims),
+            }),
+        }
+    }
+
+    /// A token whose full claims are parsed from `payload` (a JSON object already checked to
+    /// be well-formed, without repeated members) only when asked for.
+    pub(crate) fn with_payload(
+        issuer: String,
+        subject: Option<String>,
+        client_id: Option<String>,
+        audience: Vec<String>,
+        scopes: Vec<String>,
+        expires_at: i64,
+        payload: Vec<u8>,
+    ) -> Self {
+        VerifiedToken {
+            inner: Arc::new(Inner {
+                issuer,
+                subject,
+                client_id,
+                audience,
+                scopes,
+                expires_at,
+                payload,
+                claims: OnceLock::new(),
             }),
         }
     }
@@ -104,9 +134,12 @@ impl VerifiedToken {
         UNIX_EPOCH.checked_add(Duration::from_secs(secs))
     }
 
-    /// Every claim of the token's payload.
+    /// Every claim of the token's payload, parsed on first use.
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.inner.claims
+        self.inner.claims.get_or_init(|| {
+            // Validation checked the payload is a JSON object; an empty map is unreachable.
+            serde_json::from_slice(&self.inner.payload).unwrap_or_default()
+        })
     }
 
     /// The claims deserialized into your own type.
@@ -125,7 +158,10 @@ impl VerifiedToken {
     /// # Errors
     /// When the claims do not fit `T`.
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&Value::Object(self.inner.claims.clone()))
+        match self.inner.claims.get() {
+            Some(claims) => T::deserialize(claims),
+            None => serde_json::from_slice(&self.inner.payload),
+        }
     }
 }
 
@@ -137,7 +173,7 @@ impl fmt::Debug for VerifiedToken {
             .field("client_id", &self.inner.client_id)
             .field("scopes", &self.inner.scopes)
             .field("expires_at", &self.inner.expires_at)
-            .field("claim_names", &self.inner.claims.keys().collect::<Vec<_>>())
+            .field("claim_names", &self.claims().keys().collect::<Vec<_>>())
             .finish()
     }
 }

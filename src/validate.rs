@@ -40,6 +40,8 @@
 //! [RFC 9068 §4]: https://www.rfc-editor.org/rfc/rfc9068#section-4
 //! [RFC 8725]: https://www.rfc-editor.org/rfc/rfc8725
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -48,6 +50,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::cache::{TokenCache, TokenCacheConfig, Verified};
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource, KeysUnavailable};
 use crate::token::VerifiedToken;
@@ -78,6 +81,24 @@ pub enum TypPolicy {
 /// them is an ID token, never an access token (RFC 8725 §3.12), even when its `aud` names an
 /// accepted audience such as a client id alias.
 const ID_TOKEN_CLAIMS: [&str; 4] = ["nonce", "at_hash", "c_hash", "s_hash"];
+
+/// The claims validation reads, besides the configured scope claims. The others are only
+/// checked to be well-formed JSON without repeated members; [`VerifiedToken::claims`] parses
+/// them when asked.
+const READ_CLAIMS: [&str; 12] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "client_id",
+    "azp",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "s_hash",
+];
 
 impl TypPolicy {
     fn accepts(self, typ: Option<&str>) -> bool {
@@ -253,6 +274,7 @@ struct Policy {
     typ: TypPolicy,
     max_token_bytes: usize,
     scope_claims: Vec<String>,
+    cache: Option<TokenCache>,
 }
 
 /// Builds a [`Validator`]. Every setter documents its default; the defaults are the secure
@@ -269,6 +291,7 @@ pub struct ValidatorBuilder {
     max_token_bytes: usize,
     scope_claims: Vec<String>,
     allow_http_loopback: bool,
+    cache: TokenCacheConfig,
 }
 
 impl Validator {
@@ -284,6 +307,7 @@ impl Validator {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             scope_claims: vec!["scope".to_owned(), "scp".to_owned()],
             allow_http_loopback: false,
+            cache: TokenCacheConfig::default(),
         }
     }
 
@@ -307,6 +331,30 @@ impl Validator {
         if token.len() > policy.max_token_bytes {
             return Err(TokenErrorKind::TooLarge.into());
         }
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let Some(cache) = &policy.cache else {
+            return self.verify(token, now).map(|verified| verified.token);
+        };
+        let current_key_set = |issuer: usize| {
+            let issuer = policy.issuers.get(issuer)?;
+            issuer.keys.current().ok().map(|set| set.id())
+        };
+        if let Some(hit) = cache.get(token, now, current_key_set) {
+            return Ok(hit);
+        }
+        let verified = self.verify(token, now)?;
+        cache.insert(token, &verified, now);
+        Ok(verified.token)
+    }
+
+    /// How many validated tokens the cache holds; `None` when the cache is off.
+    pub fn cached_tokens(&self) -> Option<usize> {
+        self.inner.cache.as_ref().map(TokenCache::len)
+    }
+
+    /// The full validation, without the cache.
+    fn verify(&self, token: &str, now: i64) -> Result<Verified, TokenError> {
+        let policy = &*self.inner;
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -327,7 +375,10 @@ impl Validator {
             return Err(TokenErrorKind::UnacceptedType.into());
         }
 
-        let claims = parse_object(&decode_segment(payload_b64)?)?;
+        let payload = decode_segment(payload_b64)?;
+        let claims = parse_object(&payload, &|name| {
+            READ_CLAIMS.contains(&name) || policy.scope_claims.iter().any(|c| c == name)
+        })?;
         if !header.typ.as_deref().is_some_and(is_at_jwt)
             && ID_TOKEN_CLAIMS.iter().any(|c| claims.contains_key(*c))
         {
@@ -370,19 +421,16 @@ impl Validator {
             return Err(TokenErrorKind::BadSignature.into());
         }
 
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
         let exp = numeric_date(&claims, "exp", Round::Down)?.ok_or(TokenErrorKind::MissingClaim)?;
         if now >= exp.saturating_add(policy.leeway) {
             return Err(TokenErrorKind::Expired.into());
         }
-        if let Some(nbf) = numeric_date(&claims, "nbf", Round::Up)?
-            && nbf > now.saturating_add(policy.leeway)
-        {
+        let nbf = numeric_date(&claims, "nbf", Round::Up)?;
+        if nbf.is_some_and(|nbf| nbf > now.saturating_add(policy.leeway)) {
             return Err(TokenErrorKind::NotYetValid.into());
         }
-        if let Some(iat) = numeric_date(&claims, "iat", Round::Up)?
-            && iat > now.saturating_add(policy.leeway)
-        {
+        let iat = numeric_date(&claims, "iat", Round::Up)?;
+        if iat.is_some_and(|iat| iat > now.saturating_add(policy.leeway)) {
             return Err(TokenErrorKind::IssuedInFuture.into());
         }
 
@@ -397,15 +445,27 @@ impl Validator {
             None => optional_str(&claims, "azp")?,
         };
         let scopes = scopes(&claims, &policy.scope_claims)?;
-        Ok(VerifiedToken::new(
+        let not_before = nbf
+            .into_iter()
+            .chain(iat)
+            .max()
+            .map_or(i64::MIN, |t| t.saturating_sub(policy.leeway));
+        let token = VerifiedToken::with_payload(
             iss.to_owned(),
             subject.map(str::to_owned),
             client_id.map(str::to_owned),
             audience,
             scopes,
             exp,
-            claims,
-        ))
+            payload,
+        );
+        Ok(Verified {
+            token,
+            issuer: issuer_index,
+            key_set: keys.id(),
+            not_before,
+            expires_at: exp,
+        })
     }
 
     /// The key source to refresh when a refresh might turn this error into a success.
@@ -489,6 +549,13 @@ impl ValidatorBuilder {
         self
     }
 
+    /// The verified-token cache ([`crate::cache`]). On by default with
+    /// [`TokenCacheConfig::default`]; [`TokenCacheConfig::disabled`] turns it off.
+    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.cache = config;
+        self
+    }
+
     /// Checks the policy.
     ///
     /// # Errors
@@ -548,8 +615,10 @@ impl ValidatorBuilder {
         }
         let mut audiences = vec![self.resource];
         audiences.extend(self.audiences);
+        let cache = TokenCache::new(self.cache, self.issuers.len());
         Ok(Validator {
             inner: Arc::new(Policy {
+                cache,
                 issuers: self.issuers,
                 audiences,
                 algorithms,
@@ -591,7 +660,9 @@ struct Header {
 
 impl Header {
     fn parse(bytes: &[u8]) -> Result<Header, TokenError> {
-        let mut map = parse_object(bytes)?;
+        let mut map = parse_object(bytes, &|name| {
+            matches!(name, "alg" | "typ" | "kid" | "enc" | "crit")
+        })?;
         let alg = match map.remove("alg") {
             Some(Value::String(alg)) => alg,
             None => return Err(TokenErrorKind::UnsupportedAlgorithm.into()),
@@ -622,40 +693,104 @@ impl Header {
 
 /// Parses a JSON object, refusing repeated top-level members (RFC 7515 §4, RFC 7519 §4: a
 /// parser must reject or take the last; rejecting removes any disagreement with other
-/// parsers).
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, TokenError> {
-    struct UniqueObject(Map<String, Value>);
+/// parsers). Returns only the members `keep` selects; the others are checked for syntax and
+/// skipped, so the claims nobody reads cost no allocation.
+fn parse_object(
+    bytes: &[u8],
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Map<String, Value>, TokenError> {
+    struct Members<'k>(&'k dyn Fn(&str) -> bool);
 
-    impl<'de> serde::Deserialize<'de> for UniqueObject {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct ObjectVisitor;
-            impl<'de> Visitor<'de> for ObjectVisitor {
-                type Value = UniqueObject;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a json object")
-                }
-                fn visit_map<A: MapAccess<'de>>(
-                    self,
-                    mut access: A,
-                ) -> Result<UniqueObject, A::Error> {
-                    let mut map = Map::new();
-                    while let Some(key) = access.next_key::<String>()? {
-                        if map.contains_key(&key) {
-                            return Err(de::Error::custom("repeated member"));
-                        }
-                        let value: Value = access.next_value()?;
-                        map.insert(key, value);
-                    }
-                    Ok(UniqueObject(map))
-                }
-            }
-            deserializer.deserialize_map(ObjectVisitor)
+    impl<'de> de::DeserializeSeed<'de> for Members<'_> {
+        type Value = Map<String, Value>;
+
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_map(self)
         }
     }
 
-    serde_json::from_slice::<UniqueObject>(bytes)
-        .map(|o| o.0)
+    impl<'de> Visitor<'de> for Members<'_> {
+        type Value = Map<String, Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a json object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut kept = Map::new();
+            let mut seen = SeenKeys::default();
+            while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+                // Borrowed names (all but escaped ones) clone for free.
+                if !seen.insert(key.clone()) {
+                    return Err(de::Error::custom("repeated member"));
+                }
+                if self.0(&key) {
+                    let value: Value = access.next_value()?;
+                    kept.insert(key.into_owned(), value);
+                } else {
+                    access.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            Ok(kept)
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    de::DeserializeSeed::deserialize(Members(keep), &mut deserializer)
+        .and_then(|kept| deserializer.end().map(|()| kept))
         .map_err(|_| TokenErrorKind::Malformed.into())
+}
+
+/// A member name, borrowed from the input unless it holds escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The member names of one object, for finding repeats: a short list while the object is
+/// small (the usual case), a hash set once it is not, so that no object costs quadratic time.
+#[derive(Default)]
+struct SeenKeys<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: HashSet<Cow<'de, str>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    const FEW: usize = 16;
+
+    /// Records `key`; `false` when it was seen before.
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        if self.many.is_empty() {
+            if self.few.contains(&key) {
+                return false;
+            }
+            if self.few.len() < Self::FEW {
+                self.few.push(key);
+                return true;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(key)
+    }
 }
 
 fn required_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, TokenError> {
@@ -838,13 +973,39 @@ mod tests {
 
     #[test]
     fn repeated_members_are_refused() {
-        assert!(parse_object(br#"{"a":1,"b":2}"#).is_ok());
+        assert!(parse_object(br#"{"a":1,"b":2}"#, &|_| true).is_ok());
         assert_eq!(
-            parse_object(br#"{"a":1,"a":2}"#).unwrap_err().kind(),
+            parse_object(br#"{"a":1,"a":2}"#, &|_| true)
+                .unwrap_err()
+                .kind(),
             TokenErrorKind::Malformed
         );
-        assert!(parse_object(b"[1]").is_err());
-        assert!(parse_object(b"{\"a\":1} x").is_err());
+        assert!(parse_object(b"[1]", &|_| true).is_err());
+        assert!(parse_object(b"{\"a\":1} x", &|_| true).is_err());
+    }
+
+    #[test]
+    fn members_nobody_reads_are_still_checked_for_repeats_and_syntax() {
+        let none = |_: &str| false;
+        assert!(parse_object(br#"{"a":1,"a":{"b":2}}"#, &none).is_err());
+        // An escaped name is the same member as its plain spelling.
+        assert!(parse_object(br#"{"a":1,"\u0061":2}"#, &none).is_err());
+        assert!(parse_object(br#"{"a":[1,}"#, &none).is_err());
+        let kept = parse_object(br#"{"a":1,"b":[2],"c":"x"}"#, &|k| k == "b").unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept["b"], serde_json::json!([2]));
+
+        // Past the short list, repeats are found through the hash set, however late.
+        let mut many: Vec<String> = (0..100).map(|i| format!("\"m{i}\":{i}")).collect();
+        let unique = format!("{{{}}}", many.join(","));
+        assert_eq!(parse_object(unique.as_bytes(), &none).unwrap().len(), 0);
+        many.push("\"m3\":0".to_owned());
+        let repeated = format!("{{{}}}", many.join(","));
+        assert!(parse_object(repeated.as_bytes(), &none).is_err());
+        many.pop();
+        many.push("\"m99\":0".to_owned());
+        let repeated = format!("{{{}}}", many.join(","));
+        assert!(parse_object(repeated.as_bytes(), &none).is_err());
     }
 
     #[test]

@@ -451,3 +451,31 @@ async fn cache_control_max_age_sets_the_ttl_and_refresh_happens_in_the_backgroun
         "one background refresh after max-age"
     );
 }
+
+/// A refetch that brings the same document keeps the same key set, so the verified-token
+/// cache (flushed on every key-set change) keeps its entries; a changed document brings a new
+/// set.
+#[tokio::test]
+async fn an_unchanged_key_document_keeps_the_key_set_and_a_changed_one_replaces_it() {
+    use mcp_server_auth::keys::KeySource;
+
+    let issuer = TestIssuer::start().await;
+    let source = remote(&issuer).build().unwrap();
+    source.prefetch().await.unwrap();
+    let first = source.current().unwrap();
+    let fetches = issuer.jwks_fetches();
+
+    source.prefetch().await.unwrap();
+    assert_eq!(
+        issuer.jwks_fetches(),
+        fetches + 1,
+        "the document was fetched again"
+    );
+    assert!(Arc::ptr_eq(&first, &source.current().unwrap()));
+
+    issuer.rotate();
+    source.prefetch().await.unwrap();
+    let rotated = source.current().unwrap();
+    assert!(!Arc::ptr_eq(&first, &rotated));
+    assert_eq!(rotated.len(), 2);
+}

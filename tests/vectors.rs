@@ -886,3 +886,47 @@ async fn cors_lets_browser_clients_preflight_and_read_the_challenge() {
     assert_eq!(metadata.status(), 200);
     assert_eq!(metadata.headers()["access-control-allow-origin"], "*");
 }
+
+/// Validation reads a fixed set of claims and parses the rest only when asked: the verified
+/// token still shows every claim, nested ones included, as the issuer wrote them.
+#[test]
+fn verified_token_exposes_every_claim_including_the_ones_validation_skips() {
+    use mcp_server_auth::validate::Validator;
+
+    #[derive(serde::Deserialize)]
+    struct Mine {
+        email: String,
+        org: Value,
+        sub: String,
+    }
+
+    const RESOURCE: &str = "https://mcp.example.com/mcp";
+    let issuer = TestIssuer::new(ISSUER);
+    let validator = Validator::builder(RESOURCE)
+        .issuer(ISSUER, issuer.keys())
+        .build()
+        .unwrap();
+    let token = issuer
+        .token()
+        .audience(RESOURCE)
+        .claim("email", "ada@example.com")
+        .claim("org", serde_json::json!({"id": 7, "teams": ["a", "b"]}))
+        .claim("jti", "id-1")
+        .sign();
+    let now = mcp_server_auth::testing::unix_now();
+    let verified = validator.validate(&token, now).unwrap();
+
+    let mine: Mine = verified.claims_as().unwrap();
+    assert_eq!(mine.email, "ada@example.com");
+    assert_eq!(mine.org["teams"][1], "b");
+    assert_eq!(mine.sub, "test-user");
+
+    let claims = verified.claims();
+    assert_eq!(claims["jti"], "id-1");
+    assert_eq!(claims["org"]["id"], 7);
+    assert_eq!(claims["aud"], RESOURCE);
+    // Parsed once, then the same map.
+    assert!(std::ptr::eq(claims, verified.claims()));
+    let mine: Mine = verified.claims_as().unwrap();
+    assert_eq!(mine.email, "ada@example.com");
+}

@@ -230,6 +230,9 @@ pub struct KeyStatus {
 #[derive(Debug)]
 struct Snapshot {
     set: Arc<KeySet>,
+    /// The document the set was parsed from: an unchanged refetch keeps the same set, so the
+    /// verified-token cache, which is flushed when the set changes, keeps its entries.
+    document: Bytes,
     fetched: Instant,
     ttl: Duration,
 }
@@ -693,16 +696,28 @@ impl Inner {
         if response.status != 200 {
             return Err(KeyFetchError::Status(response.status));
         }
-        let set = KeySet::from_jwks(&response.body).map_err(KeyFetchError::Document)?;
-        if set.is_empty() {
-            return Err(KeyFetchError::NoUsableKeys {
-                skipped: set.skipped().len(),
-            });
-        }
         let ttl = self.ttl(response.cache_control.as_deref());
-        let set = Arc::new(set);
+        let unchanged = self
+            .snapshot
+            .load()
+            .as_ref()
+            .filter(|previous| previous.document == response.body)
+            .map(|previous| Arc::clone(&previous.set));
+        let set = match unchanged {
+            Some(set) => set,
+            None => {
+                let set = KeySet::from_jwks(&response.body).map_err(KeyFetchError::Document)?;
+                if set.is_empty() {
+                    return Err(KeyFetchError::NoUsableKeys {
+                        skipped: set.skipped().len(),
+                    });
+                }
+                Arc::new(set)
+            }
+        };
         self.snapshot.store(Some(Arc::new(Snapshot {
             set: Arc::clone(&set),
+            document: response.body,
             fetched: Instant::now(),
             ttl,
         })));
