@@ -1,0 +1,90 @@
+//! What the benchmarks share: a no-op MCP service, a client's request, and the layer built
+//! around them.
+#![allow(dead_code, unreachable_pub, clippy::panic, clippy::unwrap_used)]
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, header};
+use http_body_util::Full;
+use mcp_server_auth::McpAuth;
+use mcp_server_auth::cache::TokenCacheConfig;
+use mcp_server_auth::keys::Algorithm;
+use mcp_server_auth::testing::TestIssuer;
+use tower::Service;
+
+pub const RESOURCE: &str = "https://mcp.example.com/mcp";
+pub const ISSUER: &str = "https://auth.example.com";
+const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+
+/// The inner service: answers at once, whatever the request.
+#[derive(Clone, Copy)]
+pub struct Noop;
+
+impl<B> Service<Request<B>> for Noop {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<B>) -> Self::Future {
+        ready(Ok(Response::new(Full::new(Bytes::from_static(b"{}")))))
+    }
+}
+
+/// Drives one request through `service`; every future in the stack is ready at once.
+pub fn call<S, B>(service: &mut S, request: Request<Full<Bytes>>) -> Response<B>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let mut future = pin!(service.call(request));
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(response) => response.unwrap(),
+        Poll::Pending => panic!("the stack should answer without waiting"),
+    }
+}
+
+/// An MCP `tools/list` request as a client sends it.
+pub fn request(authorization: &HeaderValue) -> Request<Full<Bytes>> {
+    Request::post("/mcp")
+        .header(header::HOST, "mcp.example.com")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header(header::AUTHORIZATION, authorization.clone())
+        .body(Full::new(Bytes::from_static(BODY.as_bytes())))
+        .unwrap()
+}
+
+/// An offline issuer for `alg`, one of its tokens for our resource, and that token as an
+/// `Authorization` value.
+pub fn issuer_and_token(alg: Algorithm) -> (TestIssuer, String, HeaderValue) {
+    let issuer = TestIssuer::with_algorithm(ISSUER, alg);
+    let token = issuer
+        .token()
+        .audience(RESOURCE)
+        .scope("mcp:tools")
+        .client_id("bench-client")
+        .sign();
+    let authorization = HeaderValue::try_from(format!("Bearer {token}")).unwrap();
+    (issuer, token, authorization)
+}
+
+/// The layer's configuration for these benchmarks.
+pub fn auth(issuer: &TestIssuer, cache: TokenCacheConfig) -> McpAuth {
+    McpAuth::builder(RESOURCE)
+        .issuer(ISSUER, issuer.keys())
+        .require_scope("mcp:tools")
+        .token_cache(cache)
+        .build()
+        .unwrap()
+}
