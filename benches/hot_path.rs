@@ -15,7 +15,7 @@
 //! bearer parsing and challenge building.
 //!
 //! `cargo bench --bench hot_path` runs it; add `-- --quick` for a short run.
-//! `python3 benches/table.py` turns the results into the README table.
+//! `cargo bench --bench paired` measures the same cases paired, for the README table.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -28,59 +28,22 @@ mod common;
 
 use std::hint::black_box;
 
-use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{ISSUER, Noop, RESOURCE, auth, call, issuer_and_token, request};
+use common::{
+    ISSUER, Noop, RESOURCE, auth, call, floor_key, issuer_and_token, jsonwebtoken_reference,
+    request,
+};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, Uri, header};
 use mcp_server_auth::bearer::extract;
 use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::challenge::{Challenge, ErrorCode};
 use mcp_server_auth::keys::Algorithm;
-use mcp_server_auth::testing::{TestIssuer, unix_now};
+use mcp_server_auth::testing::unix_now;
 use mcp_server_auth::validate::Validator;
 use serde_json::Value;
 use tower::Layer;
-
-/// The issuer's public key parsed straight into aws-lc-rs, independently of our key code.
-fn floor_key(issuer: &TestIssuer) -> ParsedPublicKey {
-    let jwk = issuer.jwk();
-    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
-    match issuer.algorithm() {
-        Algorithm::ES256 => {
-            let mut point = vec![0x04];
-            point.extend(field("x"));
-            point.extend(field("y"));
-            ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
-        }
-        Algorithm::RS256 => RsaPublicKeyComponents {
-            n: field("n"),
-            e: field("e"),
-        }
-        .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
-        .unwrap(),
-        Algorithm::EdDSA => ParsedPublicKey::new(&signature::ED25519, field("x")).unwrap(),
-        other => panic!("no floor for {other}"),
-    }
-}
-
-fn jsonwebtoken_reference(
-    issuer: &TestIssuer,
-) -> (jsonwebtoken::DecodingKey, jsonwebtoken::Validation) {
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(issuer.jwk()).unwrap();
-    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-    let alg = match issuer.algorithm() {
-        Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
-        Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
-        Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
-        other => panic!("no reference for {other}"),
-    };
-    let mut validation = jsonwebtoken::Validation::new(alg);
-    validation.set_audience(&[RESOURCE]);
-    validation.set_issuer(&[ISSUER]);
-    (key, validation)
-}
 
 fn bench_algorithm(c: &mut Criterion, alg: Algorithm, name: &str) {
     let (issuer, token, authorization) = issuer_and_token(alg);

@@ -376,7 +376,7 @@ impl Validator {
         }
 
         let payload = decode_segment(payload_b64)?;
-        let claims = parse_object(&payload, &|name| {
+        let mut claims = parse_object(&payload, &|name| {
             READ_CLAIMS.contains(&name) || policy.scope_claims.iter().any(|c| c == name)
         })?;
         if !header.typ.as_deref().is_some_and(is_at_jwt)
@@ -384,7 +384,7 @@ impl Validator {
         {
             return Err(TokenErrorKind::UnacceptedType.into());
         }
-        let iss = required_str(&claims, "iss")?;
+        let iss = take_str(&mut claims, "iss")?.ok_or(TokenErrorKind::MissingClaim)?;
         let (issuer_index, issuer) = policy
             .issuers
             .iter()
@@ -434,15 +434,15 @@ impl Validator {
             return Err(TokenErrorKind::IssuedInFuture.into());
         }
 
-        let audience = audience(&claims)?;
+        let audience = take_audience(&mut claims)?;
         if !audience.iter().any(|a| policy.audiences.contains(a)) {
             return Err(TokenErrorKind::WrongAudience.into());
         }
 
-        let subject = optional_str(&claims, "sub")?;
-        let client_id = match optional_str(&claims, "client_id")? {
+        let subject = take_str(&mut claims, "sub")?;
+        let client_id = match take_str(&mut claims, "client_id")? {
             Some(id) => Some(id),
-            None => optional_str(&claims, "azp")?,
+            None => take_str(&mut claims, "azp")?,
         };
         let scopes = scopes(&claims, &policy.scope_claims)?;
         let not_before = nbf
@@ -450,15 +450,8 @@ impl Validator {
             .chain(iat)
             .max()
             .map_or(i64::MIN, |t| t.saturating_sub(policy.leeway));
-        let token = VerifiedToken::with_payload(
-            iss.to_owned(),
-            subject.map(str::to_owned),
-            client_id.map(str::to_owned),
-            audience,
-            scopes,
-            exp,
-            payload,
-        );
+        let token =
+            VerifiedToken::with_payload(iss, subject, client_id, audience, scopes, exp, payload);
         Ok(Verified {
             token,
             issuer: issuer_index,
@@ -793,15 +786,10 @@ impl<'de> SeenKeys<'de> {
     }
 }
 
-fn required_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, TokenError> {
-    optional_str(claims, name)?.ok_or_else(|| TokenErrorKind::MissingClaim.into())
-}
-
-fn optional_str<'a>(
-    claims: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, TokenError> {
-    match claims.get(name) {
+/// Takes a string claim out of the parsed claims (which are dropped after validation), so the
+/// verified token owns it without a copy.
+fn take_str(claims: &mut Map<String, Value>, name: &str) -> Result<Option<String>, TokenError> {
+    match claims.remove(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(TokenErrorKind::InvalidClaim.into()),
@@ -846,14 +834,14 @@ fn numeric_date(
     }
 }
 
-fn audience(claims: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
-    match claims.get("aud") {
+fn take_audience(claims: &mut Map<String, Value>) -> Result<Vec<String>, TokenError> {
+    match claims.remove("aud") {
         None => Err(TokenErrorKind::MissingClaim.into()),
-        Some(Value::String(aud)) => Ok(vec![aud.clone()]),
+        Some(Value::String(aud)) => Ok(vec![aud]),
         Some(Value::Array(items)) => items
-            .iter()
+            .into_iter()
             .map(|item| match item {
-                Value::String(s) => Ok(s.clone()),
+                Value::String(s) => Ok(s),
                 _ => Err(TokenErrorKind::InvalidClaim.into()),
             })
             .collect(),

@@ -1,12 +1,21 @@
 //! What the benchmarks share: a no-op MCP service, a client's request, and the layer built
 //! around them.
-#![allow(dead_code, unreachable_pub, clippy::panic, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 use http_body_util::Full;
@@ -87,4 +96,43 @@ pub fn auth(issuer: &TestIssuer, cache: TokenCacheConfig) -> McpAuth {
         .token_cache(cache)
         .build()
         .unwrap()
+}
+
+/// The issuer's public key parsed straight into aws-lc-rs, independently of our key code.
+pub fn floor_key(issuer: &TestIssuer) -> ParsedPublicKey {
+    let jwk = issuer.jwk();
+    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    match issuer.algorithm() {
+        Algorithm::ES256 => {
+            let mut point = vec![0x04];
+            point.extend(field("x"));
+            point.extend(field("y"));
+            ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
+        }
+        Algorithm::RS256 => RsaPublicKeyComponents {
+            n: field("n"),
+            e: field("e"),
+        }
+        .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+        .unwrap(),
+        Algorithm::EdDSA => ParsedPublicKey::new(&signature::ED25519, field("x")).unwrap(),
+        other => panic!("no floor for {other}"),
+    }
+}
+
+pub fn jsonwebtoken_reference(
+    issuer: &TestIssuer,
+) -> (jsonwebtoken::DecodingKey, jsonwebtoken::Validation) {
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(issuer.jwk()).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+    let alg = match issuer.algorithm() {
+        Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
+        Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+        Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+        other => panic!("no reference for {other}"),
+    };
+    let mut validation = jsonwebtoken::Validation::new(alg);
+    validation.set_audience(&[RESOURCE]);
+    validation.set_issuer(&[ISSUER]);
+    (key, validation)
 }
