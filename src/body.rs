@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
+use http::{Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
@@ -167,10 +167,74 @@ pub(crate) fn jsonrpc_error(
 
 /// What a response future yields if polled again after it completed: a refusal, never a
 /// success and never a panic.
+/// Says `Connection: close` on a response the layer sends in place of the inner service's when
+/// body bytes of the HTTP/1 request may still be unread.
+///
+/// A rejection is sent without reading the request body. The server then drops the connection
+/// if the body has not all arrived yet, but nothing on the wire says so: a client that sent the
+/// body a moment after the headers (Python's httpx does) and reuses the connection for its
+/// retry with a token loses that request ("server disconnected"). Announced, the client opens a
+/// new connection instead. HTTP/2 streams are unaffected and get no such header.
+pub(crate) fn close_if_body_pending<B, R>(request: &Request<B>, response: &mut Response<R>) {
+    let headers = request.headers();
+    if headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|length| length.as_bytes() != b"0")
+    {
+        close_if_http1(request.version(), response);
+    }
+}
+
+/// Says `Connection: close` on an HTTP/1 response: the request body was left part-read.
+pub(crate) fn close_if_http1<R>(version: Version, response: &mut Response<R>) {
+    if version <= Version::HTTP_11 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+}
+
 pub(crate) fn polled_after_completion() -> Response<FullBody> {
     json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         Some("server_error"),
         "The response future was polled after completion",
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod connection_tests {
+    use super::*;
+
+    fn closes(version: Version, headers: &[(&str, &str)]) -> bool {
+        let mut request = Request::builder().version(version);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(()).unwrap();
+        let mut response = Response::new(());
+        close_if_body_pending(&request, &mut response);
+        match response.headers().get(header::CONNECTION) {
+            Some(value) => {
+                assert_eq!(value, "close");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn only_http1_requests_with_body_bytes_get_connection_close() {
+        assert!(closes(Version::HTTP_11, &[("content-length", "57")]));
+        assert!(closes(
+            Version::HTTP_11,
+            &[("transfer-encoding", "chunked")]
+        ));
+        assert!(closes(Version::HTTP_10, &[("content-length", "1")]));
+        assert!(!closes(Version::HTTP_11, &[("content-length", "0")]));
+        assert!(!closes(Version::HTTP_11, &[]));
+        assert!(!closes(Version::HTTP_2, &[("content-length", "57")]));
+    }
 }

@@ -278,6 +278,7 @@ impl MetadataDocument {
                 HeaderValue::from_static(CACHE_CONTROL),
             );
         }
+        crate::body::close_if_body_pending(request, &mut response);
         response
     }
 }

@@ -394,13 +394,18 @@ where
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
                             if buffer.len().saturating_add(data.len()) > *limit {
+                                let mut response = jsonrpc_error(
+                                    StatusCode::PAYLOAD_TOO_LARGE,
+                                    -32600,
+                                    "Request body too large",
+                                    None,
+                                );
+                                // The rest of the body is left unread.
+                                if let Some(parts) = parts.as_ref() {
+                                    crate::body::close_if_http1(parts.version, &mut response);
+                                }
                                 State::Ready {
-                                    response: Some(jsonrpc_error(
-                                        StatusCode::PAYLOAD_TOO_LARGE,
-                                        -32600,
-                                        "Request body too large",
-                                        None,
-                                    )),
+                                    response: Some(response),
                                 }
                             } else {
                                 buffer.extend_from_slice(&data);
@@ -411,14 +416,20 @@ where
                             continue;
                         }
                     }
-                    Some(Err(_)) => State::Ready {
-                        response: Some(jsonrpc_error(
+                    Some(Err(_)) => {
+                        let mut response = jsonrpc_error(
                             StatusCode::BAD_REQUEST,
                             -32700,
                             "The request body could not be read",
                             None,
-                        )),
-                    },
+                        );
+                        if let Some(parts) = parts.as_ref() {
+                            crate::body::close_if_http1(parts.version, &mut response);
+                        }
+                        State::Ready {
+                            response: Some(response),
+                        }
+                    }
                     None => match (parts.take(), service.take()) {
                         (Some(mut parts), Some(service)) => {
                             let data = Bytes::from(std::mem::take(buffer));

@@ -535,6 +535,7 @@ where
                 let mut response =
                     crate::body::jsonrpc_error(error.status(), JSONRPC_CODE, error.message(), None);
                 response.extensions_mut().insert(error);
+                crate::body::close_if_body_pending(&request, &mut response);
                 EitherResponse::ready(response)
             }
         }

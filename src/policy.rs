@@ -253,7 +253,11 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match self.config.check_operations(&request) {
             Ok(()) => EitherResponse::inner(self.inner.call(request)),
-            Err(error) => EitherResponse::ready(self.config.reject(error)),
+            Err(error) => {
+                let mut response = self.config.reject(error);
+                crate::body::close_if_body_pending(&request, &mut response);
+                EitherResponse::ready(response)
+            }
         }
     }
 }

@@ -519,7 +519,11 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match verify(request.method(), request.headers(), &self.supported) {
             Ok(()) => EitherResponse::inner(self.inner.call(request)),
-            Err(error) => EitherResponse::ready(reject(error, &self.supported)),
+            Err(error) => {
+                let mut response = reject(error, &self.supported);
+                crate::body::close_if_body_pending(&request, &mut response);
+                EitherResponse::ready(response)
+            }
         }
     }
 }

@@ -340,6 +340,7 @@ where
                 let mut response =
                     jsonrpc_error(error.status(), JSONRPC_CODE, JSONRPC_MESSAGE, None);
                 response.extensions_mut().insert(error);
+                crate::body::close_if_body_pending(&request, &mut response);
                 ResponseFuture::refused(response)
             }
         }

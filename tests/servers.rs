@@ -638,3 +638,123 @@ async fn hyper_service_fn_behind_the_layer_serves_the_metadata() {
     assert_eq!(head.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(head.headers.contains_key(header::ALLOW));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Connection reuse after a rejection
+// ---------------------------------------------------------------------------------------------
+
+/// Reads from `stream` until a whole response head (`\r\n\r\n`) has arrived; `None` at EOF.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut byte)).await
+        {
+            Ok(Ok(1)) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// A client that sends a request's headers, then its body a moment later (as Python's httpx
+/// does), and reuses the connection after the 401, as every OAuth client does for its retry:
+/// the connection must either carry the next request or have been announced as closing
+/// (`Connection: close`), never drop the next request silently.
+#[tokio::test]
+async fn a_rejected_request_whose_body_arrives_late_never_leaves_a_dead_keep_alive_connection() {
+    use tokio::io::AsyncWriteExt;
+
+    let (listener, addr) = bind().await;
+    let resource = format!("http://{addr}/mcp");
+    let issuer = TestIssuer::new(common::ISSUER);
+    let auth = configure(&resource, &issuer).build().unwrap();
+    let app = Router::new()
+        .route("/mcp", post(axum_who))
+        .layer(auth.layer());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    for round in 0..5 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let response = read_head(&mut stream)
+            .await
+            .expect("a response to the first request");
+        assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+        // The 401 carries a small JSON body; skip it by its length.
+        let length: usize = response
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap();
+        let mut rest = vec![0u8; length];
+        tokio::io::AsyncReadExt::read_exact(&mut stream, &mut rest)
+            .await
+            .unwrap();
+        let closing = response.to_ascii_lowercase().contains("connection: close");
+
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // The late body, then the next request on the same connection.
+        let next = format!(
+            "GET /.well-known/oauth-protected-resource/mcp HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+        );
+        let sent = async {
+            stream.write_all(body.as_bytes()).await?;
+            stream.write_all(next.as_bytes()).await
+        }
+        .await;
+        let second = match sent {
+            Ok(()) => read_head(&mut stream).await,
+            Err(_) => None,
+        };
+        match second {
+            Some(second) => assert!(
+                second.starts_with("HTTP/1.1 200"),
+                "round {round}: {second}"
+            ),
+            None => assert!(
+                closing,
+                "round {round}: the connection died under the next request without \
+                 `Connection: close` on the 401"
+            ),
+        }
+    }
+
+    // A rejected request without a body leaves nothing unread: the connection stays open.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let two = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n\
+         GET /.well-known/oauth-protected-resource/mcp HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+    );
+    stream.write_all(two.as_bytes()).await.unwrap();
+    let first = read_head(&mut stream).await.unwrap();
+    assert!(first.starts_with("HTTP/1.1 401"), "{first}");
+    assert!(
+        !first.to_ascii_lowercase().contains("connection: close"),
+        "{first}"
+    );
+    let length: usize = first
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap();
+    let mut rest = vec![0u8; length];
+    tokio::io::AsyncReadExt::read_exact(&mut stream, &mut rest)
+        .await
+        .unwrap();
+    let second = read_head(&mut stream).await.unwrap();
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+}

@@ -122,9 +122,13 @@ where
                                     request: Some(request),
                                 }
                             }
-                            Err(denied) => State::Rejected {
-                                response: Some(config.reject(denied.error)),
-                            },
+                            Err(denied) => {
+                                let mut response = config.reject(denied.error);
+                                crate::body::close_if_body_pending(&request, &mut response);
+                                State::Rejected {
+                                    response: Some(response),
+                                }
+                            }
                         },
                         // Only reachable if polled after completion: refuse, never hang.
                         _ => State::Rejected { response: None },

@@ -205,7 +205,11 @@ where
                 let service = self.inner.clone();
                 ResponseFuture::refreshing(refresh, service, request, Arc::clone(&self.config))
             }
-            Err(Denied { error, .. }) => ResponseFuture::rejected(self.config.reject(error)),
+            Err(Denied { error, .. }) => {
+                let mut response = self.config.reject(error);
+                crate::body::close_if_body_pending(&request, &mut response);
+                ResponseFuture::rejected(response)
+            }
         }
     }
 }
