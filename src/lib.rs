@@ -12,6 +12,7 @@ pub mod future;
 pub mod keys;
 mod macros;
 pub mod metadata;
+pub mod observe;
 pub mod operation;
 pub mod origin;
 pub mod policy;

@@ -254,7 +254,8 @@ where
         match self.config.check_operations(&request) {
             Ok(()) => EitherResponse::inner(self.inner.call(request)),
             Err(error) => {
-                let mut response = self.config.reject(error);
+                let principal = request.extensions().get::<VerifiedToken>();
+                let mut response = self.config.reject(error, principal);
                 crate::body::close_if_body_pending(&request, &mut response);
                 EitherResponse::ready(response)
             }

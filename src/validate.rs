@@ -164,6 +164,27 @@ pub enum TokenErrorKind {
 }
 
 impl TokenErrorKind {
+    /// A stable snake_case name, for logs and metrics labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenErrorKind::TooLarge => "token_too_large",
+            TokenErrorKind::Malformed => "token_malformed",
+            TokenErrorKind::UnsupportedAlgorithm => "unsupported_algorithm",
+            TokenErrorKind::CriticalHeader => "critical_header",
+            TokenErrorKind::UnacceptedType => "unaccepted_type",
+            TokenErrorKind::MissingClaim => "missing_claim",
+            TokenErrorKind::InvalidClaim => "invalid_claim",
+            TokenErrorKind::UntrustedIssuer => "untrusted_issuer",
+            TokenErrorKind::UnknownKey => "unknown_key",
+            TokenErrorKind::BadSignature => "bad_signature",
+            TokenErrorKind::Expired => "expired",
+            TokenErrorKind::NotYetValid => "not_yet_valid",
+            TokenErrorKind::IssuedInFuture => "issued_in_future",
+            TokenErrorKind::WrongAudience => "wrong_audience",
+            TokenErrorKind::KeysUnavailable => "keys_unavailable",
+        }
+    }
+
     /// A fixed, human-readable description, safe for `error_description`.
     pub const fn description(self) -> &'static str {
         match self {
@@ -327,24 +348,38 @@ impl Validator {
     /// A [`TokenError`] saying what is wrong. [`TokenErrorKind::KeysUnavailable`] means the
     /// issuer's keys could not be had, not that the token is bad.
     pub fn validate(&self, token: &str, now: u64) -> Result<VerifiedToken, TokenError> {
+        self.validate_with_cache(token, now)
+            .map(|(verified, _)| verified)
+    }
+
+    /// As [`validate`](Self::validate), and whether the cache answered.
+    pub(crate) fn validate_with_cache(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<(VerifiedToken, bool), TokenError> {
         let policy = &*self.inner;
         if token.len() > policy.max_token_bytes {
             return Err(TokenErrorKind::TooLarge.into());
         }
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         let Some(cache) = &policy.cache else {
-            return self.verify(token, now).map(|verified| verified.token);
+            return self
+                .verify(token, now)
+                .map(|verified| (verified.token, false));
         };
         let current_key_set = |issuer: usize| {
             let issuer = policy.issuers.get(issuer)?;
             issuer.keys.current().ok().map(|set| set.id())
         };
-        if let Some(hit) = cache.get(token, now, current_key_set) {
-            return Ok(hit);
+        let hit = cache.get(token, now, current_key_set);
+        crate::observe::cache_lookup(hit.is_some());
+        if let Some(hit) = hit {
+            return Ok((hit, true));
         }
         let verified = self.verify(token, now)?;
         cache.insert(token, &verified, now);
-        Ok(verified.token)
+        Ok((verified.token, false))
     }
 
     /// How many validated tokens the cache holds; `None` when the cache is off.

@@ -40,6 +40,15 @@ pub enum ExtractError {
 }
 
 impl ExtractError {
+    /// A stable snake_case name, for logs and metrics labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ExtractError::RepeatedHeader => "repeated_authorization_header",
+            ExtractError::MultipleMethods => "multiple_token_methods",
+            ExtractError::Malformed => "malformed_credentials",
+        }
+    }
+
     /// A fixed description for `error_description`.
     pub const fn description(self) -> &'static str {
         match self {

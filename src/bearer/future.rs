@@ -123,7 +123,8 @@ where
                                 }
                             }
                             Err(denied) => {
-                                let mut response = config.reject(denied.error);
+                                let mut response =
+                                    config.reject(denied.error, denied.principal.as_ref());
                                 crate::body::close_if_body_pending(&request, &mut response);
                                 State::Rejected {
                                     response: Some(response),

@@ -157,6 +157,21 @@ impl AuthError {
         }
     }
 
+    /// A stable snake_case name for what was wrong, for logs and metrics labels:
+    /// `missing_credentials`, `insufficient_scope`, `operation_scope`, one of
+    /// [`ExtractError::as_str`] or one of [`TokenErrorKind::as_str`].
+    pub fn reason(&self) -> &'static str {
+        match &self.detail {
+            Detail::Extract(err) => err.as_str(),
+            Detail::Token(err) => err.kind().as_str(),
+            Detail::Scopes(_) => "operation_scope",
+            Detail::None => match self.kind {
+                AuthErrorKind::InsufficientScope => "insufficient_scope",
+                _ => "missing_credentials",
+            },
+        }
+    }
+
     /// The fixed description sent as `error_description` and in the body.
     pub fn description(&self) -> &'static str {
         match &self.detail {

@@ -34,6 +34,8 @@ pub(crate) struct Config {
 pub(crate) struct Denied<'a> {
     pub(crate) error: AuthError,
     pub(crate) refresh: Option<&'a Arc<dyn KeySource>>,
+    /// The verified token of a request refused for its scope, named in the log event.
+    pub(crate) principal: Option<VerifiedToken>,
 }
 
 impl Config {
@@ -46,6 +48,7 @@ impl Config {
         let denied = |error: AuthError| Denied {
             error,
             refresh: None,
+            principal: None,
         };
         let token = match extract(request.headers(), request.uri()) {
             Ok(Credentials::Bearer(token)) => token,
@@ -55,6 +58,7 @@ impl Config {
                     .get::<McpOperations>()
                     .is_some_and(|ops| self.operations.all_anonymous(ops));
                 return if anonymous {
+                    crate::observe::accepted(None, false);
                     Ok(None)
                 } else {
                     Err(denied(AuthError::missing()))
@@ -62,21 +66,27 @@ impl Config {
             }
             Err(err) => return Err(denied(err.into())),
         };
-        let verified = self
+        let (verified, cached) = self
             .validator
-            .validate(token, unix_now())
+            .validate_with_cache(token, unix_now())
             .map_err(|err| Denied {
                 refresh: self.validator.refresh_source(&err),
                 error: err.into(),
+                principal: None,
             })?;
         if self
             .required_scopes
             .iter()
             .all(|s| self.hierarchy.satisfies(verified.scopes(), s))
         {
+            crate::observe::accepted(Some(&verified), cached);
             Ok(Some(verified))
         } else {
-            Err(denied(AuthError::insufficient_scope()))
+            Err(Denied {
+                error: AuthError::insufficient_scope(),
+                refresh: None,
+                principal: Some(verified),
+            })
         }
     }
 
@@ -91,8 +101,14 @@ impl Config {
         }
     }
 
-    pub(crate) fn reject(&self, error: AuthError) -> Response<FullBody> {
-        tracing::debug!(target: crate::TRACE_TARGET, %error, reason = error.description(), "request rejected");
+    /// The response to a refused request; `principal` is the verified token of a request
+    /// refused for its scope, named in the log event.
+    pub(crate) fn reject(
+        &self,
+        error: AuthError,
+        principal: Option<&VerifiedToken>,
+    ) -> Response<FullBody> {
+        crate::observe::rejected(&error, principal);
         // The body names the same error code as the challenge; a request without credentials
         // has none (RFC 6750 §3.1) unless the compatibility flag asks for `invalid_token`.
         let code = match error.kind() {
@@ -205,8 +221,10 @@ where
                 let service = self.inner.clone();
                 ResponseFuture::refreshing(refresh, service, request, Arc::clone(&self.config))
             }
-            Err(Denied { error, .. }) => {
-                let mut response = self.config.reject(error);
+            Err(Denied {
+                error, principal, ..
+            }) => {
+                let mut response = self.config.reject(error, principal.as_ref());
                 crate::body::close_if_body_pending(&request, &mut response);
                 ResponseFuture::rejected(response)
             }

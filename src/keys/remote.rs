@@ -627,6 +627,7 @@ impl Inner {
         let inner = Arc::clone(self);
         let task = async move {
             let outcome = inner.fetch_once().await;
+            crate::observe::key_fetch(outcome.is_ok());
             {
                 let mut control = inner.lock();
                 control.in_flight = None;

@@ -1,0 +1,110 @@
+//! What the layer tells operators: one `tracing` event per decision and, with the `metrics`
+//! feature, counters through the [`metrics`](https://docs.rs/metrics) facade.
+//!
+//! Events use the target [`TRACE_TARGET`](crate::TRACE_TARGET) (`mcp_server_auth`) and these
+//! fields, whose names are stable:
+//!
+//! | event | level | fields |
+//! |---|---|---|
+//! | request accepted | `debug` | `outcome = "accepted"`, `issuer`, `client_id`, `cached` |
+//! | request rejected by the bearer stage | `debug` | `outcome = "rejected"`, `status`, `reason` (see [`AuthError::reason`](crate::AuthError::reason)); for `insufficient_scope`, also `issuer` and `client_id` |
+//! | keys loaded / key fetch failed | `debug` / `warn` | `issuer`, `keys` or `error` |
+//!
+//! Only values from a *verified* token are ever logged (issuer, client id); nothing from a
+//! rejected token is, and never a token, a signature or key material.
+//!
+//! Counters (feature `metrics`; your recorder decides where they go):
+//!
+//! | counter | labels |
+//! |---|---|
+//! | `mcp_server_auth_requests_accepted_total` | `cached` (`true`/`false`) |
+//! | `mcp_server_auth_requests_rejected_total` | `reason` |
+//! | `mcp_server_auth_key_fetches_total` | `outcome` (`ok`/`error`) |
+//! | `mcp_server_auth_token_cache_lookups_total` | `outcome` (`hit`/`miss`) |
+//!
+//! ```
+//! use mcp_server_auth::observe::counters;
+//! use mcp_server_auth::validate::TokenErrorKind;
+//!
+//! // What a dashboard matches on: counter names and `reason` labels never change.
+//! assert_eq!(counters::REJECTED, "mcp_server_auth_requests_rejected_total");
+//! assert_eq!(TokenErrorKind::Expired.as_str(), "expired");
+//! assert_eq!(TokenErrorKind::BadSignature.as_str(), "bad_signature");
+//! ```
+
+use crate::bearer::AuthError;
+use crate::token::VerifiedToken;
+
+/// Counter names, for recorders and dashboards.
+pub mod counters {
+    /// Requests the bearer stage let through.
+    pub const ACCEPTED: &str = "mcp_server_auth_requests_accepted_total";
+    /// Requests the bearer stage refused, labelled by `reason`.
+    pub const REJECTED: &str = "mcp_server_auth_requests_rejected_total";
+    /// Key document fetches, labelled by `outcome`.
+    pub const KEY_FETCHES: &str = "mcp_server_auth_key_fetches_total";
+    /// Verified-token cache lookups, labelled by `outcome`.
+    pub const CACHE_LOOKUPS: &str = "mcp_server_auth_token_cache_lookups_total";
+}
+
+pub(crate) fn accepted(token: Option<&VerifiedToken>, cached: bool) {
+    match token {
+        Some(token) => tracing::debug!(
+            target: crate::TRACE_TARGET,
+            outcome = "accepted",
+            issuer = token.issuer(),
+            client_id = token.client_id(),
+            cached,
+            "request accepted"
+        ),
+        None => tracing::debug!(
+            target: crate::TRACE_TARGET,
+            outcome = "accepted",
+            anonymous = true,
+            "request accepted without credentials"
+        ),
+    }
+    #[cfg(feature = "metrics")]
+    metrics::counter!(counters::ACCEPTED, "cached" => if cached { "true" } else { "false" })
+        .increment(1);
+}
+
+pub(crate) fn rejected(error: &AuthError, token: Option<&VerifiedToken>) {
+    let status = error.status().as_u16();
+    let reason = error.reason();
+    match token {
+        Some(token) => tracing::debug!(
+            target: crate::TRACE_TARGET,
+            outcome = "rejected",
+            status,
+            reason,
+            issuer = token.issuer(),
+            client_id = token.client_id(),
+            "request rejected"
+        ),
+        None => tracing::debug!(
+            target: crate::TRACE_TARGET,
+            outcome = "rejected",
+            status,
+            reason,
+            "request rejected"
+        ),
+    }
+    #[cfg(feature = "metrics")]
+    metrics::counter!(counters::REJECTED, "reason" => reason).increment(1);
+}
+
+#[cfg(feature = "remote")]
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn key_fetch(ok: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(counters::KEY_FETCHES, "outcome" => if ok { "ok" } else { "error" })
+        .increment(1);
+}
+
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn cache_lookup(hit: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(counters::CACHE_LOOKUPS, "outcome" => if hit { "hit" } else { "miss" })
+        .increment(1);
+}
