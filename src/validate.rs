@@ -766,7 +766,11 @@ fn parse_object(
         }
     }
 
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    // JSON is UTF-8 (RFC 8259 §8.1, RFC 7519 §7.2): checked up front, because serde_json does
+    // not look inside the strings of members it skips.
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| TokenError::from(TokenErrorKind::Malformed))?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     de::DeserializeSeed::deserialize(Members(keep), &mut deserializer)
         .and_then(|kept| deserializer.end().map(|()| kept))
         .map_err(|_| TokenErrorKind::Malformed.into())
@@ -1014,6 +1018,9 @@ mod tests {
         // An escaped name is the same member as its plain spelling.
         assert!(parse_object(br#"{"a":1,"\u0061":2}"#, &none).is_err());
         assert!(parse_object(br#"{"a":[1,}"#, &none).is_err());
+        // Not UTF-8 inside a skipped string (serde_json would not look).
+        assert!(parse_object(b"{\"a\":\"\xbf\"}", &none).is_err());
+        assert!(parse_object(b"{\"a\":[\"\xff\"]}", &none).is_err());
         let kept = parse_object(br#"{"a":1,"b":[2],"c":"x"}"#, &|k| k == "b").unwrap();
         assert_eq!(kept.len(), 1);
         assert_eq!(kept["b"], serde_json::json!([2]));
