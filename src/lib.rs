@@ -9,6 +9,9 @@ pub mod challenge;
 pub mod cors;
 mod error;
 pub mod future;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 mod macros;
 pub mod metadata;

@@ -1,0 +1,29 @@
+//! Thin wrappers over crate-private parsers, for the fuzz targets in `fuzz/` only.
+//!
+//! Compiled only with the `fuzzing` feature; not part of the public API and not semver-stable.
+
+/// The parts of an absolute URL as `crate::url::split` sees them:
+/// `(scheme, authority, host, path, query)`.
+pub type UrlParts<'a> = (&'a str, &'a str, &'a str, &'a str, Option<&'a str>);
+
+/// `crate::url::split`.
+///
+/// # Errors
+/// The static reason the URL is refused.
+pub fn url_split(url: &str) -> Result<UrlParts<'_>, &'static str> {
+    crate::url::split(url).map(|p| (p.scheme, p.authority, p.host, p.path, p.query))
+}
+
+/// `crate::url::split` followed by `crate::url::check_secure`.
+///
+/// # Errors
+/// The static reason the URL is refused.
+pub fn url_check_secure(url: &str, allow_http_loopback: bool) -> Result<(), &'static str> {
+    let parts = crate::url::split(url)?;
+    crate::url::check_secure(&parts, allow_http_loopback)
+}
+
+/// `crate::url::is_loopback_host`.
+pub fn is_loopback_host(host: &str) -> bool {
+    crate::url::is_loopback_host(host)
+}
