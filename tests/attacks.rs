@@ -40,7 +40,7 @@ use std::time::Duration;
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{ISSUER, Server, b64, start, start_with_issuer, ts_client_field};
+use common::{ISSUER, Server, b64, ecdsa_der, start, start_with_issuer, ts_client_field};
 use mcp_server_auth::challenge::ParsedChallenge;
 use mcp_server_auth::keys::Algorithm;
 use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
@@ -510,31 +510,6 @@ fn signature_of(token: &str) -> Vec<u8> {
 fn resign(token: &str, signature: &[u8]) -> String {
     let input = &token[..token.rfind('.').unwrap()];
     format!("{input}.{}", b64(signature))
-}
-
-/// A DER INTEGER holding the unsigned big-endian `value`.
-fn der_integer(value: &[u8]) -> Vec<u8> {
-    let first = value
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(value.len() - 1);
-    let mut body = value[first..].to_vec();
-    if body[0] & 0x80 != 0 {
-        body.insert(0, 0);
-    }
-    let mut out = vec![0x02, u8::try_from(body.len()).unwrap()];
-    out.extend(body);
-    out
-}
-
-/// `SEQUENCE { r INTEGER, s INTEGER }` of a fixed-width `r || s` signature.
-fn ecdsa_der(fixed: &[u8]) -> Vec<u8> {
-    let (r, s) = fixed.split_at(fixed.len() / 2);
-    let mut body = der_integer(r);
-    body.extend(der_integer(s));
-    let mut out = vec![0x30, u8::try_from(body.len()).unwrap()];
-    out.extend(body);
-    out
 }
 
 fn hex(text: &str) -> Vec<u8> {

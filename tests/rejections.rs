@@ -113,32 +113,6 @@ fn ec_point(jwk: &Value) -> Vec<u8> {
     point
 }
 
-/// A DER INTEGER holding the unsigned big-endian `value`.
-fn der_integer(value: &[u8]) -> Vec<u8> {
-    let first = value
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(value.len() - 1);
-    let mut body = value[first..].to_vec();
-    if body[0] & 0x80 != 0 {
-        body.insert(0, 0);
-    }
-    let mut out = vec![0x02, u8::try_from(body.len()).unwrap()];
-    out.extend(body);
-    out
-}
-
-/// The ASN.1 DER form (`SEQUENCE { r INTEGER, s INTEGER }`) of a fixed-width `r || s` ECDSA
-/// signature.
-fn ecdsa_der(fixed: &[u8]) -> Vec<u8> {
-    let (r, s) = fixed.split_at(fixed.len() / 2);
-    let mut body = der_integer(r);
-    body.extend(der_integer(s));
-    let mut out = vec![0x30, u8::try_from(body.len()).unwrap()];
-    out.extend(body);
-    out
-}
-
 // ---------------------------------------------------------------------------------------------
 // Positive controls
 // ---------------------------------------------------------------------------------------------
