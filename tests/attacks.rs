@@ -33,14 +33,15 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{ISSUER, Server, b64, ecdsa_der, start, start_with_issuer, ts_client_field};
+use common::{
+    ISSUER, Server, b64, ecdsa_der, serve_attacker_keys, start, start_with_issuer, ts_client_field,
+};
 use mcp_server_auth::challenge::ParsedChallenge;
 use mcp_server_auth::keys::Algorithm;
 use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
@@ -521,28 +522,6 @@ fn hex(text: &str) -> Vec<u8> {
 
 /// The order n of P-256.
 const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
-
-/// A loopback server publishing the attacker's keys (JWKS anywhere, PEM under `.pem`),
-/// counting requests: the layer must never fetch what a token names.
-async fn serve_attacker_keys(attacker: &TestIssuer) -> (String, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let jwks = attacker.jwks();
-    let pem = attacker.public_key_pem();
-    let counter = Arc::clone(&hits);
-    let app = axum::Router::new().fallback(move |uri: http::Uri| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        let body = if uri.path().ends_with(".pem") {
-            pem.clone()
-        } else {
-            jwks.clone()
-        };
-        async move { body }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), hits)
-}
 
 /// A token of `attacker` (same `iss`, the server's audience and scope).
 fn attacker_token<'a>(server: &Server, attacker: &'a TestIssuer) -> TokenBuilder<'a> {

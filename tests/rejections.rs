@@ -16,8 +16,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{
@@ -599,28 +598,6 @@ async fn rsa_key_under_2048_bits_is_skipped_with_its_size() {
 // ---------------------------------------------------------------------------------------------
 // Keys named by the token: jku, x5u, jwk, x5c (RFC 8725 §3.10)
 // ---------------------------------------------------------------------------------------------
-
-/// A loopback server publishing the attacker's key as a JWKS (`/jwks.json`) and as PEM
-/// (`/cert.pem`), counting every request it gets.
-async fn serve_attacker_keys(attacker: &TestIssuer) -> (String, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let jwks = attacker.jwks();
-    let pem = attacker.public_key_pem();
-    let counter = Arc::clone(&hits);
-    let app = axum::Router::new().fallback(move |uri: http::Uri| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        let body = if uri.path().ends_with(".pem") {
-            pem.clone()
-        } else {
-            jwks.clone()
-        };
-        async move { body }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), hits)
-}
 
 #[derive(Clone, Copy, Debug)]
 enum EmbeddedKeySigner {

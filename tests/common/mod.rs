@@ -235,3 +235,27 @@ pub fn ecdsa_der(fixed: &[u8]) -> Vec<u8> {
     out.extend(body);
     out
 }
+
+/// A loopback server publishing the attacker's key as a JWKS (`/jwks.json`) and as PEM
+/// (`/cert.pem`), counting every request it gets.
+pub async fn serve_attacker_keys(
+    attacker: &TestIssuer,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let jwks = attacker.jwks();
+    let pem = attacker.public_key_pem();
+    let counter = std::sync::Arc::clone(&hits);
+    let app = axum::Router::new().fallback(move |uri: http::Uri| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let body = if uri.path().ends_with(".pem") {
+            pem.clone()
+        } else {
+            jwks.clone()
+        };
+        async move { body }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), hits)
+}
