@@ -48,6 +48,9 @@ enum Source {
     Remote {
         jwks_uri: Option<String>,
     },
+    /// No keys of its own unless also given another way: tokens are introspected.
+    #[cfg(feature = "remote")]
+    Introspected(crate::introspect::Introspection),
 }
 
 /// Builds an [`McpAuth`]. Setters document their defaults; the defaults are the secure choice.
@@ -294,6 +297,36 @@ impl McpAuthBuilder {
         self
     }
 
+    /// Introspects tokens of `issuer` ([RFC 7662]; see [`crate::introspect`]): all of them, or,
+    /// when `issuer` also has keys (from [`issuer`](Self::issuer) or
+    /// [`authorization_server`](Self::authorization_server)), only those that are not JWTs.
+    /// Listed in the metadata in the order added, once.
+    ///
+    /// [RFC 7662]: https://www.rfc-editor.org/rfc/rfc7662
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub fn introspection(
+        mut self,
+        issuer: impl Into<String>,
+        introspection: crate::introspect::Introspection,
+    ) -> Self {
+        self.issuers
+            .push((issuer.into(), Source::Introspected(introspection)));
+        self
+    }
+
+    /// Reads and checks the tokens of `issuer` with `profile`: audience aliases, `typ`, scope
+    /// and client id claims, leeway, required claims and policy checks of your own (see
+    /// [`crate::profile`]). The issuer must be configured too, in any order.
+    pub fn profile(
+        mut self,
+        issuer: impl Into<String>,
+        profile: crate::profile::IssuerProfile,
+    ) -> Self {
+        self.validator = self.validator.profile(issuer, profile);
+        self
+    }
+
     /// Requires `scope` on every request (403 `insufficient_scope` otherwise). Accumulates;
     /// defaults to none. `offline_access` cannot be required.
     pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
@@ -379,11 +412,13 @@ impl McpAuthBuilder {
         self
     }
 
-    /// The claims scopes are read from. Defaults to `scope` and `scp`.
+    /// The claims scopes are read from: names (each a space-separated string or an array of
+    /// strings) or [`ScopeClaim`](crate::profile::ScopeClaim)s with a format. Defaults to
+    /// `scope` and `scp`. An issuer's [profile](Self::profile) may name others.
     pub fn scope_claims<I>(mut self, claims: I) -> Self
     where
         I: IntoIterator,
-        I::Item: Into<String>,
+        I::Item: Into<crate::profile::ScopeClaim>,
     {
         self.validator = self.validator.scope_claims(claims);
         self
@@ -547,6 +582,14 @@ impl McpAuthBuilder {
             let keys: Arc<dyn KeySource> = match source {
                 Source::Given(keys) => keys,
                 #[cfg(feature = "remote")]
+                Source::Introspected(introspection) => {
+                    validator = validator.introspection(issuer.clone(), introspection);
+                    if !issuers.contains(&issuer) {
+                        issuers.push(issuer);
+                    }
+                    continue;
+                }
+                #[cfg(feature = "remote")]
                 Source::Remote { jwks_uri } => {
                     let mut remote = crate::keys::RemoteJwks::builder(issuer.clone())
                         .allow_http_loopback(self.allow_http_loopback);
@@ -557,7 +600,9 @@ impl McpAuthBuilder {
                 }
             };
             validator = validator.issuer_shared(issuer.clone(), keys);
-            issuers.push(issuer);
+            if !issuers.contains(&issuer) {
+                issuers.push(issuer);
+            }
         }
         let validator = validator.build()?;
 

@@ -52,6 +52,10 @@ pub enum ErrorCode {
     InvalidToken,
     /// `insufficient_scope`: the token lacks a needed scope (answered with 403).
     InsufficientScope,
+    /// `access_denied`: the token is valid but its holder may not use the resource (answered
+    /// with 403). Not an RFC 6750 code: used for [policy](crate::profile::IssuerProfile::policy)
+    /// denials, so that clients do not re-authorize for scopes that would not help.
+    AccessDenied,
 }
 
 impl ErrorCode {
@@ -61,6 +65,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::AccessDenied => "access_denied",
         }
     }
 }

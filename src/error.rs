@@ -72,6 +72,25 @@ pub enum ConfigError {
     /// The maximum token length is zero.
     #[error("the maximum token length must be at least 1 byte")]
     InvalidMaxTokenLength,
+    /// A scope claim name is empty.
+    #[error("a scope claim name is empty")]
+    InvalidScopeClaim,
+    /// An [`IssuerProfile`](crate::profile::IssuerProfile) cannot be used.
+    #[error("invalid profile for issuer `{issuer}`: {reason}")]
+    InvalidProfile {
+        /// The issuer the profile was given for.
+        issuer: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An introspection setting cannot be used.
+    #[error("invalid introspection settings for issuer `{issuer}`: {reason}")]
+    Introspection {
+        /// The issuer the settings were given for.
+        issuer: String,
+        /// What is wrong with them.
+        reason: &'static str,
+    },
     /// A key document or PEM text could not be used.
     #[error("unusable key material: {0}")]
     Keys(#[from] KeyDocumentError),

@@ -12,6 +12,9 @@ pub mod future;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod introspect;
 pub mod keys;
 mod macros;
 pub mod metadata;
@@ -19,6 +22,7 @@ pub mod observe;
 pub mod operation;
 pub mod origin;
 pub mod policy;
+pub mod profile;
 pub mod protocol_version;
 pub mod scope;
 pub mod session;

@@ -9,6 +9,7 @@
 //! | request accepted | `debug` | `outcome = "accepted"`, `issuer`, `client_id`, `cached` |
 //! | request rejected by the bearer stage | `debug` | `outcome = "rejected"`, `status`, `reason` (see [`AuthError::reason`](crate::AuthError::reason)); for `insufficient_scope`, also `issuer` and `client_id` |
 //! | keys loaded / key fetch failed | `debug` / `warn` | `issuer`, `keys` or `error` |
+//! | introspection failed, endpoint not discovered | `warn` | `issuer`, `status`, `error` or `problems` |
 //!
 //! Only values from a *verified* token are ever logged (issuer, client id); nothing from a
 //! rejected token is, and never a token, a signature or key material.
@@ -21,6 +22,7 @@
 //! | `mcp_server_auth_requests_rejected_total` | `reason` |
 //! | `mcp_server_auth_key_fetches_total` | `outcome` (`ok`/`error`) |
 //! | `mcp_server_auth_token_cache_lookups_total` | `outcome` (`hit`/`miss`) |
+//! | `mcp_server_auth_introspections_total` | `outcome` (`ok`/`error`) |
 //!
 //! ```
 //! use mcp_server_auth::observe::counters;
@@ -45,6 +47,8 @@ pub mod counters {
     pub const KEY_FETCHES: &str = "mcp_server_auth_key_fetches_total";
     /// Verified-token cache lookups, labelled by `outcome`.
     pub const CACHE_LOOKUPS: &str = "mcp_server_auth_token_cache_lookups_total";
+    /// Introspection requests, labelled by `outcome` (`ok`: a 200 answer, whatever it says).
+    pub const INTROSPECTIONS: &str = "mcp_server_auth_introspections_total";
 }
 
 pub(crate) fn accepted(token: Option<&VerifiedToken>, cached: bool) {
@@ -106,5 +110,13 @@ pub(crate) fn key_fetch(ok: bool) {
 pub(crate) fn cache_lookup(hit: bool) {
     #[cfg(feature = "metrics")]
     metrics::counter!(counters::CACHE_LOOKUPS, "outcome" => if hit { "hit" } else { "miss" })
+        .increment(1);
+}
+
+#[cfg(feature = "remote")]
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn introspection(ok: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(counters::INTROSPECTIONS, "outcome" => if ok { "ok" } else { "error" })
         .increment(1);
 }

@@ -53,6 +53,7 @@ use serde_json::{Map, Value};
 use crate::cache::{TokenCache, TokenCacheConfig, Verified};
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource, KeysUnavailable};
+use crate::profile::{ClaimRequirement, IssuerProfile, ScopeClaim, ScopeFormat};
 use crate::token::VerifiedToken;
 use crate::url;
 
@@ -161,6 +162,21 @@ pub enum TokenErrorKind {
     WrongAudience,
     /// The issuer's keys are unavailable; answered with 503, not 401.
     KeysUnavailable,
+    /// A claim an [`IssuerProfile`](crate::profile::IssuerProfile) requires is missing or has
+    /// another value.
+    ClaimMismatch,
+    /// A [`policy`](crate::profile::IssuerProfile::policy) check refused the token's holder;
+    /// answered with 403 and the policy's description.
+    PolicyDenied,
+    /// The authorization server's introspection endpoint says the token is not active
+    /// (unknown, expired or revoked).
+    Inactive,
+    /// The token needs introspection, a network round trip [`Validator::validate`] never makes:
+    /// use [`Validator::validate_async`], or the layer.
+    IntrospectionRequired,
+    /// The introspection endpoint could not be asked, or gave no usable answer; answered with
+    /// 503, not 401.
+    IntrospectionUnavailable,
 }
 
 impl TokenErrorKind {
@@ -182,6 +198,11 @@ impl TokenErrorKind {
             TokenErrorKind::IssuedInFuture => "issued_in_future",
             TokenErrorKind::WrongAudience => "wrong_audience",
             TokenErrorKind::KeysUnavailable => "keys_unavailable",
+            TokenErrorKind::ClaimMismatch => "claim_mismatch",
+            TokenErrorKind::PolicyDenied => "policy_denied",
+            TokenErrorKind::Inactive => "inactive",
+            TokenErrorKind::IntrospectionRequired => "introspection_required",
+            TokenErrorKind::IntrospectionUnavailable => "introspection_unavailable",
         }
     }
 
@@ -203,6 +224,15 @@ impl TokenErrorKind {
             TokenErrorKind::IssuedInFuture => "The access token was issued in the future",
             TokenErrorKind::WrongAudience => "The access token was not issued for this resource",
             TokenErrorKind::KeysUnavailable => "Signing keys are temporarily unavailable",
+            TokenErrorKind::ClaimMismatch => {
+                "The access token lacks a claim value this resource requires"
+            }
+            TokenErrorKind::PolicyDenied => "Access to this resource is denied",
+            TokenErrorKind::Inactive => "The access token is not active",
+            TokenErrorKind::IntrospectionRequired => "The access token must be introspected",
+            TokenErrorKind::IntrospectionUnavailable => {
+                "Token introspection is temporarily unavailable"
+            }
         }
     }
 }
@@ -215,7 +245,11 @@ pub struct TokenError {
     /// [`TokenErrorKind::KeysUnavailable`]: the index of the issuer whose key source may fix it
     /// by refreshing.
     refresh: Option<usize>,
+    /// For [`TokenErrorKind::IntrospectionRequired`]: the index of the issuer to ask.
+    pub(crate) introspect: Option<usize>,
     retry_after: Option<u64>,
+    /// For [`TokenErrorKind::PolicyDenied`]: the policy's description.
+    denial: Option<&'static str>,
 }
 
 impl TokenError {
@@ -223,7 +257,23 @@ impl TokenError {
         TokenError {
             kind,
             refresh: None,
+            introspect: None,
             retry_after: None,
+            denial: None,
+        }
+    }
+
+    fn introspect(issuer: usize) -> Self {
+        TokenError {
+            introspect: Some(issuer),
+            ..TokenError::new(TokenErrorKind::IntrospectionRequired)
+        }
+    }
+
+    pub(crate) fn unavailable(kind: TokenErrorKind, retry_after: u64) -> Self {
+        TokenError {
+            retry_after: Some(retry_after),
+            ..TokenError::new(kind)
         }
     }
 
@@ -232,12 +282,14 @@ impl TokenError {
         self.kind
     }
 
-    /// A fixed description of the problem, never containing token content.
+    /// A fixed description of the problem, never containing token content: the kind's, or
+    /// for [`TokenErrorKind::PolicyDenied`] the policy's.
     pub fn description(&self) -> &'static str {
-        self.kind.description()
+        self.denial.unwrap_or(self.kind.description())
     }
 
-    /// For [`TokenErrorKind::KeysUnavailable`]: seconds after which to retry.
+    /// For [`TokenErrorKind::KeysUnavailable`] and
+    /// [`TokenErrorKind::IntrospectionUnavailable`]: seconds after which to retry.
     pub fn retry_after_secs(&self) -> Option<u64> {
         self.retry_after
     }
@@ -245,7 +297,7 @@ impl TokenError {
 
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.kind.description();
+        let text = self.description();
         // Lowercase the first letter: error messages are short and lowercase.
         let mut chars = text.chars();
         if let Some(first) = chars.next() {
@@ -265,37 +317,128 @@ impl From<TokenErrorKind> for TokenError {
 
 impl From<KeysUnavailable> for TokenError {
     fn from(err: KeysUnavailable) -> Self {
-        TokenError {
-            kind: TokenErrorKind::KeysUnavailable,
-            refresh: None,
-            retry_after: Some(err.retry_after_secs()),
-        }
+        TokenError::unavailable(TokenErrorKind::KeysUnavailable, err.retry_after_secs())
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Issuer {
     id: String,
-    keys: Arc<dyn KeySource>,
+    /// `None` for an issuer whose tokens are all introspected.
+    keys: Option<Arc<dyn KeySource>>,
+    #[cfg(feature = "remote")]
+    introspector: Option<crate::introspect::Introspector>,
+    rules: Rules,
+}
+
+/// How one issuer's claims are checked: the validator's settings with the issuer's
+/// [`IssuerProfile`] applied.
+#[derive(Debug)]
+struct Rules {
+    /// The resource first, then the aliases.
+    audiences: Vec<String>,
+    typ: TypPolicy,
+    leeway: i64,
+    scope_claims: Vec<ScopeClaim>,
+    client_id_claims: Vec<String>,
+    required: Vec<ClaimRequirement>,
+    policies: Vec<crate::profile::Policy>,
+}
+
+/// The token of a successful check of the claims, and the times a cache needs.
+struct Accepted {
+    token: VerifiedToken,
+    not_before: i64,
+    expires_at: i64,
+}
+
+impl Rules {
+    /// The checks after the signature (or after introspection), on the trusted claims.
+    fn accept(
+        &self,
+        iss: String,
+        mut claims: Map<String, Value>,
+        payload: Vec<u8>,
+        now: i64,
+    ) -> Result<Accepted, TokenError> {
+        let exp = numeric_date(&claims, "exp", Round::Down)?.ok_or(TokenErrorKind::MissingClaim)?;
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(TokenErrorKind::Expired.into());
+        }
+        let nbf = numeric_date(&claims, "nbf", Round::Up)?;
+        if nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway)) {
+            return Err(TokenErrorKind::NotYetValid.into());
+        }
+        let iat = numeric_date(&claims, "iat", Round::Up)?;
+        if iat.is_some_and(|iat| iat > now.saturating_add(self.leeway)) {
+            return Err(TokenErrorKind::IssuedInFuture.into());
+        }
+        if !self
+            .required
+            .iter()
+            .all(|r| r.is_met_by(claims.get(r.name())))
+        {
+            return Err(TokenErrorKind::ClaimMismatch.into());
+        }
+
+        let audience = take_audience(&mut claims)?;
+        if !audience.iter().any(|a| self.audiences.contains(a)) {
+            return Err(TokenErrorKind::WrongAudience.into());
+        }
+
+        let subject = take_str(&mut claims, "sub")?;
+        let mut client_id = None;
+        for name in &self.client_id_claims {
+            client_id = take_str(&mut claims, name)?;
+            if client_id.is_some() {
+                break;
+            }
+        }
+        let scopes = scopes(&claims, &self.scope_claims)?;
+        let not_before = nbf
+            .into_iter()
+            .chain(iat)
+            .max()
+            .map_or(i64::MIN, |t| t.saturating_sub(self.leeway));
+        let token =
+            VerifiedToken::with_payload(iss, subject, client_id, audience, scopes, exp, payload);
+        if let Some(denied) = self.policies.iter().find(|p| !(p.allows)(&token)) {
+            return Err(TokenError {
+                denial: Some(denied.description),
+                ..TokenError::new(TokenErrorKind::PolicyDenied)
+            });
+        }
+        Ok(Accepted {
+            token,
+            not_before,
+            expires_at: exp,
+        })
+    }
 }
 
 /// The token policy. Build one with [`Validator::builder`], or let
 /// [`McpAuth::builder`](crate::McpAuth::builder) do it. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Validator {
-    inner: Arc<Policy>,
+    inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Policy {
+struct Inner {
     issuers: Vec<Issuer>,
-    audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
-    leeway: i64,
-    typ: TypPolicy,
     max_token_bytes: usize,
-    scope_claims: Vec<String>,
+    /// The claims besides [`READ_CLAIMS`] some issuer's rules read.
+    kept_claims: Vec<String>,
     cache: Option<TokenCache>,
+    /// The issuer that introspects tokens which are not JWTs.
+    opaque_issuer: Option<usize>,
+}
+
+impl Inner {
+    fn keeps(&self, name: &str) -> bool {
+        READ_CLAIMS.contains(&name) || self.kept_claims.iter().any(|c| c == name)
+    }
 }
 
 /// Builds a [`Validator`]. Every setter documents its default; the defaults are the secure
@@ -304,15 +447,18 @@ struct Policy {
 #[must_use]
 pub struct ValidatorBuilder {
     resource: String,
-    issuers: Vec<Issuer>,
+    issuers: Vec<(String, Arc<dyn KeySource>)>,
     audiences: Vec<String>,
     algorithms: Option<Vec<Algorithm>>,
     leeway: u64,
     typ: TypPolicy,
     max_token_bytes: usize,
-    scope_claims: Vec<String>,
+    scope_claims: Vec<ScopeClaim>,
     allow_http_loopback: bool,
     cache: TokenCacheConfig,
+    profiles: Vec<(String, IssuerProfile)>,
+    #[cfg(feature = "remote")]
+    introspections: Vec<(String, crate::introspect::Introspection)>,
 }
 
 impl Validator {
@@ -326,9 +472,12 @@ impl Validator {
             leeway: DEFAULT_LEEWAY_SECS,
             typ: TypPolicy::default(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
-            scope_claims: vec!["scope".to_owned(), "scp".to_owned()],
+            scope_claims: vec![ScopeClaim::new("scope"), ScopeClaim::new("scp")],
             allow_http_loopback: false,
             cache: TokenCacheConfig::default(),
+            profiles: Vec::new(),
+            #[cfg(feature = "remote")]
+            introspections: Vec::new(),
         }
     }
 
@@ -337,22 +486,51 @@ impl Validator {
         self.inner.issuers.iter().map(|i| i.id.as_str())
     }
 
-    /// Each issuer with its key source, primary first.
+    /// Each issuer that has a key source, with it, primary first.
     pub fn key_sources(&self) -> impl Iterator<Item = (&str, &Arc<dyn KeySource>)> {
-        self.inner.issuers.iter().map(|i| (i.id.as_str(), &i.keys))
+        self.inner
+            .issuers
+            .iter()
+            .filter_map(|i| i.keys.as_ref().map(|keys| (i.id.as_str(), keys)))
     }
 
-    /// Validates `token` at `now` (seconds since the Unix epoch).
+    /// Validates `token` at `now` (seconds since the Unix epoch), without any I/O.
     ///
     /// # Errors
     /// A [`TokenError`] saying what is wrong. [`TokenErrorKind::KeysUnavailable`] means the
-    /// issuer's keys could not be had, not that the token is bad.
+    /// issuer's keys could not be had, not that the token is bad;
+    /// [`TokenErrorKind::IntrospectionRequired`] that the token must be introspected first
+    /// ([`validate_async`](Self::validate_async) does that).
     pub fn validate(&self, token: &str, now: u64) -> Result<VerifiedToken, TokenError> {
         self.validate_with_cache(token, now)
             .map(|(verified, _)| verified)
     }
 
-    /// As [`validate`](Self::validate), and whether the cache answered.
+    /// As [`validate`](Self::validate), plus the network round trips a token may need: its
+    /// introspection, or one refresh of its issuer's keys for an unknown key id. This is what
+    /// the layer does.
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate), never [`TokenErrorKind::IntrospectionRequired`].
+    pub async fn validate_async(&self, token: &str, now: u64) -> Result<VerifiedToken, TokenError> {
+        let error = match self.validate_with_cache(token, now) {
+            Ok((verified, _)) => return Ok(verified),
+            Err(error) => error,
+        };
+        #[cfg(feature = "remote")]
+        if let Some(issuer) = error.introspect {
+            return self.introspect(issuer, token, now).await;
+        }
+        match self.refresh_source(&error) {
+            Some(source) => {
+                let _ = source.refresh().await;
+                self.validate(token, now)
+            }
+            None => Err(error),
+        }
+    }
+
+    /// As [`validate`](Self::validate), and whether a cache answered.
     pub(crate) fn validate_with_cache(
         &self,
         token: &str,
@@ -363,26 +541,49 @@ impl Validator {
             return Err(TokenErrorKind::TooLarge.into());
         }
         let now = i64::try_from(now).unwrap_or(i64::MAX);
-        let Some(cache) = &policy.cache else {
-            return self
-                .verify(token, now)
-                .map(|verified| (verified.token, false));
-        };
-        let current_key_set = |issuer: usize| {
-            let issuer = policy.issuers.get(issuer)?;
-            issuer.keys.current().ok().map(|set| set.id())
-        };
-        let hit = cache.get(token, now, current_key_set);
-        crate::observe::cache_lookup(hit.is_some());
-        if let Some(hit) = hit {
+        if let Some(hit) = self.cached(token, now) {
             return Ok((hit, true));
         }
         let verified = self.verify(token, now)?;
-        cache.insert(token, &verified, now);
+        if let Some(cache) = &policy.cache {
+            cache.insert(token, &verified, now);
+        }
         Ok((verified.token, false))
     }
 
-    /// How many validated tokens the cache holds; `None` when the cache is off.
+    /// The answer of the verified-token cache, or of an introspection cache.
+    fn cached(&self, token: &str, now: i64) -> Option<VerifiedToken> {
+        let policy = &*self.inner;
+        let current_key_set = |issuer: usize| {
+            let keys = policy.issuers.get(issuer)?.keys.as_ref()?;
+            keys.current().ok().map(|set| set.id())
+        };
+        let mut looked = false;
+        #[cfg_attr(not(feature = "remote"), allow(unused_mut))]
+        let mut hit = policy.cache.as_ref().and_then(|cache| {
+            looked = true;
+            cache.get(token, now, current_key_set)
+        });
+        #[cfg(feature = "remote")]
+        if hit.is_none() {
+            for issuer in &policy.issuers {
+                if let Some(introspector) = &issuer.introspector {
+                    looked |= introspector.caches();
+                    hit = introspector.cached(token, now);
+                    if hit.is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+        if looked {
+            crate::observe::cache_lookup(hit.is_some());
+        }
+        hit
+    }
+
+    /// How many validated tokens the cache holds; `None` when the cache is off. Introspected
+    /// tokens are cached apart and not counted.
     pub fn cached_tokens(&self) -> Option<usize> {
         self.inner.cache.as_ref().map(TokenCache::len)
     }
@@ -390,6 +591,11 @@ impl Validator {
     /// The full validation, without the cache.
     fn verify(&self, token: &str, now: i64) -> Result<Verified, TokenError> {
         let policy = &*self.inner;
+        // Not a JWT: for the issuer whose opaque tokens are introspected, if there is one.
+        let opaque = || match policy.opaque_issuer {
+            Some(issuer) => TokenError::introspect(issuer),
+            None => TokenErrorKind::Malformed.into(),
+        };
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -397,23 +603,23 @@ impl Validator {
             segments.next(),
             segments.next(),
         ) else {
-            return Err(TokenErrorKind::Malformed.into());
+            return Err(opaque());
         };
-        let header = Header::parse(&decode_segment(header_b64)?)?;
+        let header = decode_segment(header_b64)
+            .and_then(|bytes| Header::parse(&bytes))
+            .map_err(|error| match error.kind {
+                TokenErrorKind::Malformed => opaque(),
+                _ => error,
+            })?;
         let alg = Algorithm::from_name(header.alg.as_str())
             .filter(|alg| policy.algorithms.contains(alg))
             .ok_or(TokenErrorKind::UnsupportedAlgorithm)?;
         if header.crit {
             return Err(TokenErrorKind::CriticalHeader.into());
         }
-        if !policy.typ.accepts(header.typ.as_deref()) {
-            return Err(TokenErrorKind::UnacceptedType.into());
-        }
 
         let payload = decode_segment(payload_b64)?;
-        let mut claims = parse_object(&payload, &|name| {
-            READ_CLAIMS.contains(&name) || policy.scope_claims.iter().any(|c| c == name)
-        })?;
+        let mut claims = parse_object(&payload, &|name| policy.keeps(name))?;
         if !header.typ.as_deref().is_some_and(is_at_jwt)
             && ID_TOKEN_CLAIMS.iter().any(|c| claims.contains_key(*c))
         {
@@ -426,13 +632,20 @@ impl Validator {
             .enumerate()
             .find(|(_, i)| i.id == iss)
             .ok_or(TokenErrorKind::UntrustedIssuer)?;
+        if !issuer.rules.typ.accepts(header.typ.as_deref()) {
+            return Err(TokenErrorKind::UnacceptedType.into());
+        }
+        let Some(source) = &issuer.keys else {
+            // An issuer without keys has every token introspected.
+            return Err(TokenError::introspect(issuer_index));
+        };
 
-        let keys = match issuer.keys.current() {
+        let keys = match source.current() {
             Ok(keys) => keys,
             Err(unavailable) => {
                 // Not loaded yet, or too stale: a source that can fetch gets the chance to.
                 let mut error = TokenError::from(unavailable);
-                error.refresh = issuer.keys.can_refresh().then_some(issuer_index);
+                error.refresh = source.can_refresh().then_some(issuer_index);
                 return Err(error);
             }
         };
@@ -444,84 +657,144 @@ impl Validator {
             .as_bytes();
         let mut candidates = keys.candidates(header.kid.as_deref(), alg).peekable();
         if candidates.peek().is_none() {
-            let refresh =
-                (header.kid.is_some() && issuer.keys.can_refresh()).then_some(issuer_index);
+            let refresh = (header.kid.is_some() && source.can_refresh()).then_some(issuer_index);
             return Err(TokenError {
-                kind: TokenErrorKind::UnknownKey,
                 refresh,
-                retry_after: None,
+                ..TokenError::new(TokenErrorKind::UnknownKey)
             });
         }
         if !candidates.any(|key| key.verify(alg, signing_input, &signature)) {
             return Err(TokenErrorKind::BadSignature.into());
         }
 
-        let exp = numeric_date(&claims, "exp", Round::Down)?.ok_or(TokenErrorKind::MissingClaim)?;
-        if now >= exp.saturating_add(policy.leeway) {
-            return Err(TokenErrorKind::Expired.into());
-        }
-        let nbf = numeric_date(&claims, "nbf", Round::Up)?;
-        if nbf.is_some_and(|nbf| nbf > now.saturating_add(policy.leeway)) {
-            return Err(TokenErrorKind::NotYetValid.into());
-        }
-        let iat = numeric_date(&claims, "iat", Round::Up)?;
-        if iat.is_some_and(|iat| iat > now.saturating_add(policy.leeway)) {
-            return Err(TokenErrorKind::IssuedInFuture.into());
-        }
-
-        let audience = take_audience(&mut claims)?;
-        if !audience.iter().any(|a| policy.audiences.contains(a)) {
-            return Err(TokenErrorKind::WrongAudience.into());
-        }
-
-        let subject = take_str(&mut claims, "sub")?;
-        let client_id = match take_str(&mut claims, "client_id")? {
-            Some(id) => Some(id),
-            None => take_str(&mut claims, "azp")?,
-        };
-        let scopes = scopes(&claims, &policy.scope_claims)?;
-        let not_before = nbf
-            .into_iter()
-            .chain(iat)
-            .max()
-            .map_or(i64::MIN, |t| t.saturating_sub(policy.leeway));
-        let token =
-            VerifiedToken::with_payload(iss, subject, client_id, audience, scopes, exp, payload);
+        let accepted = issuer.rules.accept(iss, claims, payload, now)?;
         Ok(Verified {
-            token,
+            token: accepted.token,
             issuer: issuer_index,
             key_set: keys.id(),
-            not_before,
-            expires_at: exp,
+            not_before: accepted.not_before,
+            expires_at: accepted.expires_at,
         })
     }
 
     /// The key source to refresh when a refresh might turn this error into a success.
     pub(crate) fn refresh_source(&self, error: &TokenError) -> Option<&Arc<dyn KeySource>> {
         let index = error.refresh?;
-        self.inner.issuers.get(index).map(|i| &i.keys)
+        self.inner.issuers.get(index)?.keys.as_ref()
+    }
+}
+
+#[cfg(feature = "remote")]
+impl Validator {
+    /// Introspects `token` at the endpoint of issuer `index` (one request for all concurrent
+    /// callers with the same token), checks the answer with the issuer's rules, and caches it.
+    pub(crate) fn introspect(
+        &self,
+        index: usize,
+        token: &str,
+        now: u64,
+    ) -> crate::introspect::IntrospectFuture {
+        let validator = self.clone();
+        let token: Box<str> = Box::from(token);
+        Box::pin(async move {
+            let now = i64::try_from(now).unwrap_or(i64::MAX);
+            let Some(issuer) = validator.inner.issuers.get(index) else {
+                return Err(TokenErrorKind::IntrospectionUnavailable.into());
+            };
+            let Some(introspector) = &issuer.introspector else {
+                return Err(TokenErrorKind::IntrospectionUnavailable.into());
+            };
+            introspector
+                .single_flight(&token, || async {
+                    let response = introspector.request(&token).await?;
+                    let accepted = validator.accept_introspection(issuer, &response, now)?;
+                    introspector.store(
+                        &token,
+                        &accepted.token,
+                        accepted.not_before,
+                        accepted.expires_at,
+                        now,
+                    );
+                    Ok(accepted.token)
+                })
+                .await
+        })
+    }
+
+    /// Checks an introspection response (RFC 7662 §2.2) with `issuer`'s rules.
+    fn accept_introspection(
+        &self,
+        issuer: &Issuer,
+        response: &[u8],
+        now: i64,
+    ) -> Result<Accepted, TokenError> {
+        let unusable = || TokenError::unavailable(TokenErrorKind::IntrospectionUnavailable, 5);
+        let mut claims = parse_object(response, &|name| {
+            matches!(name, "active" | "token_type") || self.inner.keeps(name)
+        })
+        .map_err(|_| unusable())?;
+        match claims.remove("active") {
+            Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Err(TokenErrorKind::Inactive.into()),
+            _ => return Err(unusable()),
+        }
+        // A refresh token or an ID token is never an access token.
+        if let Some(token_type) = take_str(&mut claims, "token_type")?
+            && !crate::introspect::is_access_token_type(&token_type)
+        {
+            return Err(TokenErrorKind::UnacceptedType.into());
+        }
+        let iss = match take_str(&mut claims, "iss")? {
+            Some(iss) if iss == issuer.id => iss,
+            Some(_) => return Err(TokenErrorKind::UntrustedIssuer.into()),
+            None => issuer.id.clone(),
+        };
+        issuer.rules.accept(iss, claims, response.to_vec(), now)
     }
 }
 
 impl ValidatorBuilder {
     /// Trusts tokens whose `iss` equals `issuer` byte for byte, verified only with `keys`. The
-    /// first issuer added is the primary one (listed first in metadata). At least one is
-    /// required.
+    /// first issuer added is the primary one (listed first in metadata). At least one issuer
+    /// (with keys or [introspection](Self::introspection)) is required.
     pub fn issuer(self, issuer: impl Into<String>, keys: impl KeySource) -> Self {
         self.issuer_shared(issuer, Arc::new(keys))
     }
 
     /// As [`issuer`](Self::issuer), with a key source shared with other code.
     pub fn issuer_shared(mut self, issuer: impl Into<String>, keys: Arc<dyn KeySource>) -> Self {
-        self.issuers.push(Issuer {
-            id: issuer.into(),
-            keys,
-        });
+        self.issuers.push((issuer.into(), keys));
         self
     }
 
-    /// Also accepts tokens whose `aud` holds `audience` (some identity providers put a client
-    /// id there). Tokens naming the resource itself are always accepted. Defaults to none.
+    /// Introspects tokens of `issuer` ([RFC 7662]; see [`crate::introspect`]). If `issuer` also
+    /// has keys, its JWTs are verified locally and only tokens that are not JWTs are
+    /// introspected; otherwise all of its tokens are. Tokens that are not JWTs go to the one
+    /// issuer configured with introspection (two are refused: a token must never be sent to
+    /// an authorization server that did not issue it).
+    ///
+    /// [RFC 7662]: https://www.rfc-editor.org/rfc/rfc7662
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub fn introspection(
+        mut self,
+        issuer: impl Into<String>,
+        introspection: crate::introspect::Introspection,
+    ) -> Self {
+        self.introspections.push((issuer.into(), introspection));
+        self
+    }
+
+    /// Reads and checks tokens of `issuer` with `profile` ([`crate::profile`]). The issuer must
+    /// be configured too (in any order).
+    pub fn profile(mut self, issuer: impl Into<String>, profile: IssuerProfile) -> Self {
+        self.profiles.push((issuer.into(), profile));
+        self
+    }
+
+    /// Also accepts tokens whose `aud` holds `audience`, whatever their issuer (to accept an
+    /// alias from one issuer only, use its [`IssuerProfile::audience`]). Tokens naming the
+    /// resource itself are always accepted. Defaults to none.
     pub fn add_audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
         self
@@ -560,12 +833,12 @@ impl ValidatorBuilder {
         self
     }
 
-    /// The claims scopes are read from, each a space-separated string or an array of strings.
-    /// Defaults to `scope` and `scp`.
+    /// The claims scopes are read from: names (each a space-separated string or an array of
+    /// strings) or [`ScopeClaim`]s with a format. Defaults to `scope` and `scp`.
     pub fn scope_claims<I>(mut self, claims: I) -> Self
     where
         I: IntoIterator,
-        I::Item: Into<String>,
+        I::Item: Into<ScopeClaim>,
     {
         self.scope_claims = claims.into_iter().map(Into::into).collect();
         self
@@ -594,21 +867,31 @@ impl ValidatorBuilder {
                 audience: self.resource,
             });
         }
-        if self.issuers.is_empty() {
-            return Err(ConfigError::NoIssuer);
+        let mut ids: Vec<String> = Vec::new();
+        for (id, _) in &self.issuers {
+            check_issuer(id, self.allow_http_loopback)?;
+            if ids.contains(id) {
+                return Err(ConfigError::DuplicateIssuer { issuer: id.clone() });
+            }
+            ids.push(id.clone());
         }
-        for (i, issuer) in self.issuers.iter().enumerate() {
-            check_issuer(&issuer.id, self.allow_http_loopback)?;
+        #[cfg(feature = "remote")]
+        for (i, (id, _)) in self.introspections.iter().enumerate() {
+            check_issuer(id, self.allow_http_loopback)?;
             if self
-                .issuers
+                .introspections
                 .iter()
                 .take(i)
-                .any(|other| other.id == issuer.id)
+                .any(|(other, _)| other == id)
             {
-                return Err(ConfigError::DuplicateIssuer {
-                    issuer: issuer.id.clone(),
-                });
+                return Err(ConfigError::DuplicateIssuer { issuer: id.clone() });
             }
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        if ids.is_empty() {
+            return Err(ConfigError::NoIssuer);
         }
         if let Some(bad) = self.audiences.iter().find(|a| a.is_empty()) {
             return Err(ConfigError::InvalidAudience {
@@ -621,42 +904,123 @@ impl ValidatorBuilder {
         if self.max_token_bytes == 0 {
             return Err(ConfigError::InvalidMaxTokenLength);
         }
+        if self.scope_claims.iter().any(|c| c.name().is_empty()) {
+            return Err(ConfigError::InvalidScopeClaim);
+        }
         let algorithms = self
             .algorithms
             .unwrap_or_else(|| Algorithm::ASYMMETRIC.to_vec());
         if algorithms.is_empty() {
             return Err(ConfigError::NoAlgorithms);
         }
-        for issuer in &self.issuers {
+        for (id, keys) in &self.issuers {
             // Sources whose keys are not loaded yet are checked when they are; a static set
             // that cannot verify any allowed algorithm would reject every token.
-            if let Ok(set) = issuer.keys.current()
+            if let Ok(set) = keys.current()
                 && !set.is_empty()
                 && !set
                     .iter()
                     .any(|k| algorithms.iter().any(|a| k.supports(*a)))
             {
-                return Err(ConfigError::KeysMatchNoAlgorithm {
-                    issuer: issuer.id.clone(),
-                });
+                return Err(ConfigError::KeysMatchNoAlgorithm { issuer: id.clone() });
             }
         }
+        for (i, (id, profile)) in self.profiles.iter().enumerate() {
+            let invalid = |reason| ConfigError::InvalidProfile {
+                issuer: id.clone(),
+                reason,
+            };
+            if !ids.contains(id) {
+                return Err(invalid("no such issuer is configured"));
+            }
+            if self.profiles.iter().take(i).any(|(other, _)| other == id) {
+                return Err(invalid("the issuer has two profiles"));
+            }
+            if let Some(reason) = profile.problem() {
+                return Err(invalid(reason));
+            }
+        }
+
         let mut audiences = vec![self.resource];
         audiences.extend(self.audiences);
-        let cache = TokenCache::new(self.cache, self.issuers.len());
+        let leeway = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX);
+        let mut profiles = self.profiles;
+        let mut keys = self.issuers;
+        #[cfg(feature = "remote")]
+        let mut introspections = self.introspections;
+        let mut issuers = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = id.as_str();
+            let profile = take_by_id(&mut profiles, id).unwrap_or_default();
+            let mut all_audiences = audiences.clone();
+            all_audiences.extend(profile.audiences);
+            let rules = Rules {
+                audiences: all_audiences,
+                typ: profile.typ.unwrap_or(self.typ),
+                leeway: leeway(profile.leeway.unwrap_or(self.leeway)),
+                scope_claims: profile
+                    .scope_claims
+                    .unwrap_or_else(|| self.scope_claims.clone()),
+                client_id_claims: profile
+                    .client_id_claims
+                    .unwrap_or_else(|| vec!["client_id".to_owned(), "azp".to_owned()]),
+                required: profile.required,
+                policies: profile.policies,
+            };
+            issuers.push(Issuer {
+                id: id.to_owned(),
+                keys: take_by_id(&mut keys, id),
+                #[cfg(feature = "remote")]
+                introspector: take_by_id(&mut introspections, id)
+                    .map(|config| config.build(id, self.allow_http_loopback))
+                    .transpose()?,
+                rules,
+            });
+        }
+
+        let mut kept_claims: Vec<String> = Vec::new();
+        for rules in issuers.iter().map(|i| &i.rules) {
+            let names = (rules.scope_claims.iter().map(ScopeClaim::name))
+                .chain(rules.client_id_claims.iter().map(String::as_str))
+                .chain(rules.required.iter().map(ClaimRequirement::name));
+            for name in names {
+                if !READ_CLAIMS.contains(&name) && !kept_claims.iter().any(|c| c == name) {
+                    kept_claims.push(name.to_owned());
+                }
+            }
+        }
+        #[cfg_attr(not(feature = "remote"), allow(unused_mut))]
+        let mut opaque_issuer = None;
+        #[cfg(feature = "remote")]
+        for (index, issuer) in issuers.iter().enumerate() {
+            if issuer.introspector.is_some() {
+                if opaque_issuer.is_some() {
+                    return Err(ConfigError::Introspection {
+                        issuer: issuer.id.clone(),
+                        reason: "only one issuer can introspect tokens that are not JWTs",
+                    });
+                }
+                opaque_issuer = Some(index);
+            }
+        }
+        let cache = TokenCache::new(self.cache, issuers.len());
         Ok(Validator {
-            inner: Arc::new(Policy {
+            inner: Arc::new(Inner {
                 cache,
-                issuers: self.issuers,
-                audiences,
+                issuers,
                 algorithms,
-                leeway: i64::try_from(self.leeway).unwrap_or(i64::MAX),
-                typ: self.typ,
                 max_token_bytes: self.max_token_bytes,
-                scope_claims: self.scope_claims,
+                kept_claims,
+                opaque_issuer,
             }),
         })
     }
+}
+
+/// Removes and returns the value configured for `id`.
+fn take_by_id<T>(entries: &mut Vec<(String, T)>, id: &str) -> Option<T> {
+    let position = entries.iter().position(|(other, _)| other == id)?;
+    Some(entries.swap_remove(position).1)
 }
 
 fn check_issuer(issuer: &str, allow_http_loopback: bool) -> Result<(), ConfigError> {
@@ -888,18 +1252,20 @@ fn take_audience(claims: &mut Map<String, Value>) -> Result<Vec<String>, TokenEr
     }
 }
 
-fn scopes(claims: &Map<String, Value>, names: &[String]) -> Result<Vec<String>, TokenError> {
+fn scopes(claims: &Map<String, Value>, names: &[ScopeClaim]) -> Result<Vec<String>, TokenError> {
     let mut scopes: Vec<String> = Vec::new();
     let mut add = |scope: &str| {
         if !scope.is_empty() && !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
         }
     };
-    for name in names {
-        match claims.get(name.as_str()) {
-            None => {}
-            Some(Value::String(list)) => list.split(' ').for_each(&mut add),
-            Some(Value::Array(items)) => {
+    for claim in names {
+        match (claims.get(claim.name()), claim.format) {
+            (None, _) => {}
+            (Some(Value::String(list)), ScopeFormat::Any | ScopeFormat::SpaceDelimited) => {
+                list.split(' ').for_each(&mut add);
+            }
+            (Some(Value::Array(items)), ScopeFormat::Any | ScopeFormat::Array) => {
                 for item in items {
                     let Value::String(scope) = item else {
                         return Err(TokenErrorKind::InvalidClaim.into());
@@ -907,7 +1273,7 @@ fn scopes(claims: &Map<String, Value>, names: &[String]) -> Result<Vec<String>, 
                     add(scope);
                 }
             }
-            Some(_) => return Err(TokenErrorKind::InvalidClaim.into()),
+            (Some(_), _) => return Err(TokenErrorKind::InvalidClaim.into()),
         }
     }
     Ok(scopes)
@@ -1060,7 +1426,7 @@ mod tests {
     fn scopes_merge_both_claim_forms_without_repeats() {
         let claims: Map<String, Value> =
             serde_json::from_str(r#"{"scope":"a b  a","scp":["c","b"]}"#).unwrap();
-        let names = ["scope".to_owned(), "scp".to_owned()];
+        let names = [ScopeClaim::new("scope"), ScopeClaim::new("scp")];
         assert_eq!(scopes(&claims, &names).unwrap(), ["a", "b", "c"]);
         let claims: Map<String, Value> = serde_json::from_str(r#"{"scp":"x y"}"#).unwrap();
         assert_eq!(scopes(&claims, &names).unwrap(), ["x", "y"]);
@@ -1068,6 +1434,28 @@ mod tests {
         assert!(scopes(&claims, &names).is_err());
         let claims: Map<String, Value> = serde_json::from_str(r#"{"scope":{}}"#).unwrap();
         assert!(scopes(&claims, &names).is_err());
+    }
+
+    #[test]
+    fn scope_formats_are_enforced_when_set() {
+        let string: Map<String, Value> = serde_json::from_str(r#"{"scp":"a b"}"#).unwrap();
+        let array: Map<String, Value> = serde_json::from_str(r#"{"scp":["a","b"]}"#).unwrap();
+        let only = |format| [ScopeClaim::new("scp").format(format)];
+        assert_eq!(
+            scopes(&string, &only(ScopeFormat::SpaceDelimited)).unwrap(),
+            ["a", "b"]
+        );
+        assert!(scopes(&array, &only(ScopeFormat::SpaceDelimited)).is_err());
+        assert_eq!(
+            scopes(&array, &only(ScopeFormat::Array)).unwrap(),
+            ["a", "b"]
+        );
+        assert!(scopes(&string, &only(ScopeFormat::Array)).is_err());
+        assert_eq!(
+            scopes(&string, &only(ScopeFormat::Any)).unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(scopes(&array, &only(ScopeFormat::Any)).unwrap(), ["a", "b"]);
     }
 
     #[test]

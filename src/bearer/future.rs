@@ -11,6 +11,15 @@ use tower::Service;
 use super::service::Config;
 use crate::body::{FullBody, ResponseBody};
 use crate::keys::RefreshFuture;
+use crate::token::VerifiedToken;
+use crate::validate::TokenError;
+
+#[cfg(feature = "remote")]
+type IntrospectionFuture = crate::introspect::IntrospectFuture;
+/// Never made without the `remote` feature: nothing can introspect.
+#[cfg(not(feature = "remote"))]
+type IntrospectionFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<VerifiedToken, TokenError>> + Send>>;
 
 pin_project! {
     /// Response future of [`BearerAuth`](super::BearerAuth).
@@ -36,6 +45,13 @@ pin_project! {
         // while keys are fetched.
         Refreshing {
             refresh: RefreshFuture,
+            service: Option<S>,
+            request: Option<Request<ReqBody>>,
+            config: Arc<Config>,
+        },
+        // Waiting for the introspection of an opaque token; as for a refresh.
+        Introspecting {
+            introspection: IntrospectionFuture,
             service: Option<S>,
             request: Option<Request<ReqBody>>,
             config: Arc<Config>,
@@ -84,6 +100,72 @@ where
     }
 }
 
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    /// `service` must be a clone that `poll_ready` was not called on.
+    #[cfg(feature = "remote")]
+    pub(crate) fn introspecting(
+        introspection: IntrospectionFuture,
+        service: S,
+        request: Request<ReqBody>,
+        config: Arc<Config>,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Introspecting {
+                introspection,
+                service: Some(service),
+                request: Some(request),
+                config,
+            },
+        }
+    }
+}
+
+/// The state after a decision made off the fast path: call the service, or refuse.
+fn decided<S, ReqBody>(
+    config: &Config,
+    service: Option<S>,
+    request: Option<Request<ReqBody>>,
+    decision: Result<Option<VerifiedToken>, super::service::Denied<'_>>,
+) -> State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    match (service, request) {
+        (Some(service), Some(mut request)) => match decision {
+            Ok(token) => {
+                config.admit(&mut request, token);
+                State::Calling {
+                    service,
+                    request: Some(request),
+                }
+            }
+            Err(denied) => {
+                let mut response = config.reject(denied.error, denied.principal.as_ref());
+                crate::body::close_if_body_pending(&request, &mut response);
+                State::Rejected {
+                    response: Some(response),
+                }
+            }
+        },
+        // Only reachable if polled after completion: refuse, never hang.
+        _ => State::Rejected { response: None },
+    }
+}
+
+/// A failed introspection as a refusal.
+fn refused<'a>(error: TokenError) -> super::service::Denied<'a> {
+    super::service::Denied {
+        error: error.into(),
+        refresh: None,
+        #[cfg(feature = "remote")]
+        introspection: None,
+        principal: None,
+    }
+}
+
 impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -113,27 +195,24 @@ where
                     // Whatever the refresh returned, the key source now holds its best keys;
                     // deciding again reads them (a failed refresh surfaces as 401 or 503 there).
                     let _ = ready!(refresh.as_mut().poll(cx));
-                    match (service.take(), request.take()) {
-                        (Some(service), Some(mut request)) => match config.authorize(&request) {
-                            Ok(token) => {
-                                config.admit(&mut request, token);
-                                State::Calling {
-                                    service,
-                                    request: Some(request),
-                                }
-                            }
-                            Err(denied) => {
-                                let mut response =
-                                    config.reject(denied.error, denied.principal.as_ref());
-                                crate::body::close_if_body_pending(&request, &mut response);
-                                State::Rejected {
-                                    response: Some(response),
-                                }
-                            }
-                        },
-                        // Only reachable if polled after completion: refuse, never hang.
-                        _ => State::Rejected { response: None },
-                    }
+                    let request = request.take();
+                    let decision = match &request {
+                        Some(request) => config.authorize(request),
+                        None => Err(refused(crate::validate::TokenErrorKind::Malformed.into())),
+                    };
+                    decided(config, service.take(), request, decision)
+                }
+                StateProj::Introspecting {
+                    introspection,
+                    service,
+                    request,
+                    config,
+                } => {
+                    let decision = match ready!(introspection.as_mut().poll(cx)) {
+                        Ok(token) => config.check_scope(token, false),
+                        Err(error) => Err(refused(error)),
+                    };
+                    decided(config, service.take(), request.take(), decision)
                 }
                 StateProj::Calling { service, request } => {
                     ready!(service.poll_ready(cx))?;

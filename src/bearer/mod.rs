@@ -8,7 +8,8 @@
 //! | two `Authorization` headers, header plus query token, empty token, junk after it | 400 | `error="invalid_request"` |
 //! | any problem with the token ([`crate::validate::TokenErrorKind`]) | 401 | `error="invalid_token"` |
 //! | valid token without the endpoint scope | 403 | `error="insufficient_scope"`, `scope` |
-//! | the issuer's keys are unavailable | 503 | none; `Retry-After` |
+//! | valid token refused by a [policy](crate::profile::IssuerProfile::policy) | 403 | `error="access_denied"`, the policy's description |
+//! | the issuer's keys, or its introspection endpoint, are unavailable | 503 | none; `Retry-After` |
 //!
 //! Every challenge carries `resource_metadata`. On success the request reaches the inner
 //! service with a [`VerifiedToken`](crate::VerifiedToken) in its extensions and, unless configured otherwise, without
@@ -90,8 +91,11 @@ pub enum AuthErrorKind {
     InvalidToken,
     /// The token lacks a required scope: 403 `insufficient_scope`.
     InsufficientScope,
-    /// The keys needed to check the token are unavailable: 503.
+    /// The keys or the introspection needed to check the token are unavailable: 503.
     Unavailable,
+    /// The token is valid, but a [policy](crate::profile::IssuerProfile::policy) refuses its
+    /// holder: 403 `access_denied`.
+    Forbidden,
 }
 
 impl AuthError {
@@ -136,7 +140,7 @@ impl AuthError {
                 StatusCode::UNAUTHORIZED
             }
             AuthErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
-            AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => StatusCode::FORBIDDEN,
             AuthErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -202,7 +206,8 @@ impl fmt::Display for AuthError {
             AuthErrorKind::InvalidRequest => f.write_str("malformed credentials"),
             AuthErrorKind::InvalidToken => f.write_str("invalid access token"),
             AuthErrorKind::InsufficientScope => f.write_str("insufficient scope"),
-            AuthErrorKind::Unavailable => f.write_str("signing keys unavailable"),
+            AuthErrorKind::Unavailable => f.write_str("token check unavailable"),
+            AuthErrorKind::Forbidden => f.write_str("access denied"),
         }
     }
 }
@@ -228,10 +233,12 @@ impl From<ExtractError> for AuthError {
 
 impl From<TokenError> for AuthError {
     fn from(err: TokenError) -> Self {
-        let kind = if err.kind() == TokenErrorKind::KeysUnavailable {
-            AuthErrorKind::Unavailable
-        } else {
-            AuthErrorKind::InvalidToken
+        let kind = match err.kind() {
+            TokenErrorKind::KeysUnavailable
+            | TokenErrorKind::IntrospectionUnavailable
+            | TokenErrorKind::IntrospectionRequired => AuthErrorKind::Unavailable,
+            TokenErrorKind::PolicyDenied => AuthErrorKind::Forbidden,
+            _ => AuthErrorKind::InvalidToken,
         };
         AuthError {
             kind,

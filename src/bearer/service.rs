@@ -30,10 +30,13 @@ pub(crate) struct Config {
     pub(crate) error_on_missing_token: bool,
 }
 
-/// A refused request, and the key source whose refresh might change the answer.
+/// A refused request, and the key source whose refresh, or the introspection, that might
+/// change the answer.
 pub(crate) struct Denied<'a> {
     pub(crate) error: AuthError,
     pub(crate) refresh: Option<&'a Arc<dyn KeySource>>,
+    #[cfg(feature = "remote")]
+    pub(crate) introspection: Option<crate::introspect::IntrospectFuture>,
     /// The verified token of a request refused for its scope, named in the log event.
     pub(crate) principal: Option<VerifiedToken>,
 }
@@ -48,6 +51,8 @@ impl Config {
         let denied = |error: AuthError| Denied {
             error,
             refresh: None,
+            #[cfg(feature = "remote")]
+            introspection: None,
             principal: None,
         };
         let token = match extract(request.headers(), request.uri()) {
@@ -66,14 +71,28 @@ impl Config {
             }
             Err(err) => return Err(denied(err.into())),
         };
+        let now = unix_now();
         let (verified, cached) = self
             .validator
-            .validate_with_cache(token, unix_now())
+            .validate_with_cache(token, now)
             .map_err(|err| Denied {
                 refresh: self.validator.refresh_source(&err),
+                #[cfg(feature = "remote")]
+                introspection: err
+                    .introspect
+                    .map(|issuer| self.validator.introspect(issuer, token, now)),
                 error: err.into(),
                 principal: None,
             })?;
+        self.check_scope(verified, cached)
+    }
+
+    /// The endpoint scope check, on a validated token.
+    pub(crate) fn check_scope(
+        &self,
+        verified: VerifiedToken,
+        cached: bool,
+    ) -> Result<Option<VerifiedToken>, Denied<'_>> {
         if self
             .required_scopes
             .iter()
@@ -85,6 +104,8 @@ impl Config {
             Err(Denied {
                 error: AuthError::insufficient_scope(),
                 refresh: None,
+                #[cfg(feature = "remote")]
+                introspection: None,
                 principal: Some(verified),
             })
         }
@@ -118,6 +139,7 @@ impl Config {
             AuthErrorKind::InvalidRequest => Some(ErrorCode::InvalidRequest),
             AuthErrorKind::InvalidToken => Some(ErrorCode::InvalidToken),
             AuthErrorKind::InsufficientScope => Some(ErrorCode::InsufficientScope),
+            AuthErrorKind::Forbidden => Some(ErrorCode::AccessDenied),
             AuthErrorKind::Unavailable => None,
         };
         let body_error = match error.kind() {
@@ -208,6 +230,22 @@ where
             Ok(token) => {
                 self.config.admit(&mut request, token);
                 ResponseFuture::inner(self.inner.call(request))
+            }
+            #[cfg(feature = "remote")]
+            Err(Denied {
+                introspection: Some(introspection),
+                ..
+            }) => {
+                // An opaque token, not cached: ask the authorization server. As for a refresh,
+                // the future gets a clone of the service, driven to readiness only once
+                // authorized.
+                let service = self.inner.clone();
+                ResponseFuture::introspecting(
+                    introspection,
+                    service,
+                    request,
+                    Arc::clone(&self.config),
+                )
             }
             Err(Denied {
                 refresh: Some(source),

@@ -61,6 +61,34 @@ pub struct FetchRequest {
     pub max_bytes: usize,
 }
 
+/// What a [`Fetch`] is asked to `POST`: a form (`application/x-www-form-urlencoded`), as
+/// token introspection sends. `Debug` shows the URL only: the body holds a token and the
+/// authorization a client secret.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FormPost {
+    /// The URL to `POST` to.
+    pub url: String,
+    /// The form, already encoded.
+    pub body: String,
+    /// The `Authorization` header to send, if any.
+    pub authorization: Option<String>,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Refuse bodies longer than this.
+    pub max_bytes: usize,
+}
+
+impl fmt::Debug for FormPost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FormPost")
+            .field("url", &self.url)
+            .field("timeout", &self.timeout)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a [`Fetch`] got back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchResponse {
@@ -95,6 +123,17 @@ pub type FetchFuture = Pin<Box<dyn Future<Output = Result<FetchResponse, FetchEr
 pub trait Fetch: fmt::Debug + Send + Sync + 'static {
     /// Gets `request.url`.
     fn get(&self, request: FetchRequest) -> FetchFuture;
+
+    /// Posts a form to `request.url`, for [token introspection](crate::introspect). The
+    /// default refuses: implement it to introspect through your own client.
+    fn post_form(&self, request: FormPost) -> FetchFuture {
+        let _ = request;
+        Box::pin(async {
+            Err(FetchError::Transport(
+                "this http client cannot post forms".to_owned(),
+            ))
+        })
+    }
 }
 
 /// The default [`Fetch`]: reqwest with rustls, no redirects, no proxy from the environment.
@@ -120,49 +159,73 @@ impl ReqwestFetcher {
 
 impl Fetch for ReqwestFetcher {
     fn get(&self, request: FetchRequest) -> FetchFuture {
-        let client = self.client.clone();
-        Box::pin(async move {
-            let fetch = async {
-                let mut response = client
-                    .get(&request.url)
-                    .header(http::header::ACCEPT, "application/json")
-                    .send()
-                    .await
-                    .map_err(|e| FetchError::Transport(without_url(e)))?;
-                let status = response.status().as_u16();
-                let cache_control = response
-                    .headers()
-                    .get(http::header::CACHE_CONTROL)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                if response
-                    .content_length()
-                    .is_some_and(|len| len > request.max_bytes as u64)
-                {
-                    return Err(FetchError::TooLarge);
-                }
-                let mut body = Vec::new();
-                while let Some(chunk) = response
-                    .chunk()
-                    .await
-                    .map_err(|e| FetchError::Transport(without_url(e)))?
-                {
-                    if body.len() + chunk.len() > request.max_bytes {
-                        return Err(FetchError::TooLarge);
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(FetchResponse {
-                    status,
-                    cache_control,
-                    body: body.into(),
-                })
-            };
-            tokio::time::timeout(request.timeout, fetch)
-                .await
-                .unwrap_or(Err(FetchError::Timeout))
-        })
+        let sent = self
+            .client
+            .get(&request.url)
+            .header(http::header::ACCEPT, "application/json");
+        Box::pin(send_bounded(sent, request.timeout, request.max_bytes))
     }
+
+    fn post_form(&self, request: FormPost) -> FetchFuture {
+        let mut sent = self
+            .client
+            .post(&request.url)
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(request.body);
+        if let Some(authorization) = request.authorization {
+            sent = sent.header(http::header::AUTHORIZATION, authorization);
+        }
+        Box::pin(send_bounded(sent, request.timeout, request.max_bytes))
+    }
+}
+
+/// Sends `request` and reads at most `max_bytes` of the answer, all within `timeout`.
+async fn send_bounded(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<FetchResponse, FetchError> {
+    let fetch = async {
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| FetchError::Transport(without_url(e)))?;
+        let status = response.status().as_u16();
+        let cache_control = response
+            .headers()
+            .get(http::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if response
+            .content_length()
+            .is_some_and(|len| len > max_bytes as u64)
+        {
+            return Err(FetchError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| FetchError::Transport(without_url(e)))?
+        {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchResponse {
+            status,
+            cache_control,
+            body: body.into(),
+        })
+    };
+    tokio::time::timeout(timeout, fetch)
+        .await
+        .unwrap_or(Err(FetchError::Timeout))
 }
 
 /// The error's text without its URL, which may carry credentials in a query.
