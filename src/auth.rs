@@ -327,6 +327,20 @@ impl McpAuthBuilder {
         self
     }
 
+    /// Trusts the identity provider of `recipe` ([`crate::recipes`]): its issuer, with keys
+    /// fetched from its published key set (as [`authorization_server`](Self::authorization_server)
+    /// does), read and checked with its profile.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub fn recipe(self, recipe: crate::recipes::Recipe) -> Self {
+        let (issuer, jwks_uri, profile) = recipe.into_parts();
+        let builder = match jwks_uri {
+            Some(jwks_uri) => self.authorization_server_with_jwks_uri(issuer.clone(), jwks_uri),
+            None => self.authorization_server(issuer.clone()),
+        };
+        builder.profile(issuer, profile)
+    }
+
     /// Requires `scope` on every request (403 `insufficient_scope` otherwise). Accumulates;
     /// defaults to none. `offline_access` cannot be required.
     pub fn require_scope(mut self, scope: impl Into<String>) -> Self {

@@ -24,6 +24,7 @@ pub mod origin;
 pub mod policy;
 pub mod profile;
 pub mod protocol_version;
+pub mod recipes;
 pub mod scope;
 pub mod session;
 mod token;
