@@ -6,8 +6,14 @@
 //! cargo run --example protected_server -- --port 9000 \
 //!     --resource https://mcp.example.com/mcp --bind 0.0.0.0 \
 //!     --issuer https://login.example.com/tenant --jwks-uri https://login.example.com/keys
+//! cargo run --example protected_server -- --config server.toml --port 9000
 //! cargo run --example protected_server -- --help
 //! ```
+//!
+//! `--config <file>` replaces the flags describing the authorization: the file (TOML, or JSON
+//! when its name ends in `.json`) is an [`McpAuthConfig`](mcp_server_auth::config::McpAuthConfig),
+//! so it can also configure token introspection, per-issuer profiles and everything else the
+//! builder offers. Every problem in it is reported at once, with its field.
 //!
 //! Once listening it prints exactly two lines on standard output, which scripts may parse:
 //!
@@ -37,10 +43,12 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use axum::Router;
 use http::request::Parts;
+use mcp_server_auth::config::McpAuthConfig;
 use mcp_server_auth::{McpAuth, VerifiedToken};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
@@ -59,12 +67,14 @@ const DEFAULT_TOOL_SCOPE: (&str, &str) = ("admin_reset", "mcp:admin");
 /// Where the MCP endpoint is mounted.
 const MCP_PATH: &str = "/mcp";
 
-const USAGE: &str = "usage: protected_server --issuer <url> [--issuer <url>]... [options]";
+const USAGE: &str = "usage: protected_server --issuer <url> [--issuer <url>]... [options]
+       protected_server --config <file> [--port <n>] [--bind <ip>]";
 
 const HELP: &str = "\
 An MCP server that accepts only access tokens from the given authorization server(s).
 
 usage: protected_server --issuer <url> [--issuer <url>]... [options]
+       protected_server --config <file> [--port <n>] [--bind <ip>]
 
 Options:
   --issuer <url>             An authorization server to trust (repeatable, at least one; the
@@ -87,6 +97,10 @@ Options:
                              Tools: whoami, echo, admin_reset.
   --allow-http-loopback      Allow http:// URLs on loopback hosts (127.0.0.1, localhost, [::1])
                              for the resource, the issuers and the JWKS URL. Development only.
+  --config <file>            Read the authorization settings from a file instead (TOML, or JSON
+                             if the name ends in .json; see mcp_server_auth::config): resource,
+                             issuers, introspection, profiles, scopes. Only --port and --bind
+                             combine with it.
   -h, --help                 Show this help.
 
 Flags taking a value also accept --flag=value.
@@ -112,6 +126,8 @@ struct Options {
     /// becomes a [`McpAuthBuilder::tool_scope`](mcp_server_auth::McpAuthBuilder::tool_scope).
     tool_scopes: BTreeMap<String, Vec<String>>,
     allow_http_loopback: bool,
+    /// A configuration file replacing the authorization flags.
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -131,6 +147,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     let mut scope = None;
     let mut tool_scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut allow_http_loopback = false;
+    let mut config = None;
 
     while let Some(arg) = args.next() {
         // `--flag=value` or `--flag value`.
@@ -175,6 +192,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             "--resource" => set_once(&mut resource, value()?, "--resource")?,
             "--issuer" => issuers.push(value()?),
             "--jwks-uri" => set_once(&mut jwks_uri, value()?, "--jwks-uri")?,
+            "--config" => set_once(&mut config, PathBuf::from(value()?), "--config")?,
             "--scope" => set_once(&mut scope, value()?, "--scope")?,
             "--tool-scope" => {
                 let text = value()?;
@@ -209,8 +227,21 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         }
     }
 
-    if issuers.is_empty() {
-        return Err("at least one --issuer <url> is required".to_owned());
+    if config.is_some() {
+        if !issuers.is_empty()
+            || jwks_uri.is_some()
+            || resource.is_some()
+            || scope.is_some()
+            || !tool_scopes.is_empty()
+            || allow_http_loopback
+        {
+            return Err(
+                "--config replaces --issuer, --jwks-uri, --resource, --scope, --tool-scope and                  --allow-http-loopback: put them in the file"
+                    .to_owned(),
+            );
+        }
+    } else if issuers.is_empty() {
+        return Err("at least one --issuer <url> (or --config <file>) is required".to_owned());
     }
     if jwks_uri.is_some() && issuers.len() != 1 {
         return Err(format!(
@@ -231,6 +262,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         scope: scope.unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
         tool_scopes,
         allow_http_loopback,
+        config,
     }))
 }
 
@@ -274,6 +306,20 @@ impl Options {
             }
         }
         scopes
+    }
+
+    /// The auth configuration of the `--config` file; every problem in one message.
+    fn load_config(path: &Path) -> Result<McpAuth, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let config: McpAuthConfig = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        } else {
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        };
+        config
+            .build()
+            .map_err(|errors| format!("invalid configuration in {}: {errors}", path.display()))
     }
 
     /// The auth configuration for `resource`. No I/O.
@@ -402,6 +448,13 @@ async fn main() -> ExitCode {
         Err(message) => return usage_error(&message),
     };
 
+    if let Some(path) = options.config.clone() {
+        return match Options::load_config(&path) {
+            Ok(auth) => serve(&options, auth).await,
+            Err(message) => usage_error(&message),
+        };
+    }
+
     if options.resource.is_none() && !options.allow_http_loopback {
         return usage_error(&format!(
             "the default resource {} is plain http: add --allow-http-loopback for local \
@@ -412,11 +465,17 @@ async fn main() -> ExitCode {
 
     // Check the configuration before binding, so that a mistake is reported as such even when
     // the port is taken. With `--port 0` the default resource changes once the port is known.
-    let mut auth = match options.build_auth(&options.resource(options.port)) {
+    let auth = match options.build_auth(&options.resource(options.port)) {
         Ok(auth) => auth,
         Err(error) => return usage_error(&format!("invalid configuration: {error}")),
     };
 
+    serve(&options, auth).await
+}
+
+/// Listens, prints the two lines scripts read, and serves until a signal. With the flags (not
+/// `--config`) and `--port 0`, the default resource is rebuilt once the port is known.
+async fn serve(options: &Options, mut auth: McpAuth) -> ExitCode {
     let requested = SocketAddr::new(options.bind, options.port);
     let listener = match tokio::net::TcpListener::bind(requested).await {
         Ok(listener) => listener,
@@ -432,8 +491,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let resource = options.resource(addr.port());
-    if options.resource.is_none() && addr.port() != options.port {
+    let resource = match options.config {
+        Some(_) => auth.resource().to_owned(),
+        None => options.resource(addr.port()),
+    };
+    if options.config.is_none() && options.resource.is_none() && addr.port() != options.port {
         auth = match options.build_auth(&resource) {
             Ok(auth) => auth,
             Err(error) => return usage_error(&format!("invalid configuration: {error}")),
@@ -441,11 +503,14 @@ async fn main() -> ExitCode {
     }
 
     eprintln!("resource: {resource}");
-    eprintln!("authorization servers: {}", options.issuers.join(" "));
+    eprintln!(
+        "authorization servers: {}",
+        auth.metadata().authorization_servers.join(" ")
+    );
     if let Some(jwks_uri) = &options.jwks_uri {
         eprintln!("jwks uri: {jwks_uri}");
     }
-    eprintln!("scopes: {}", options.scopes_supported().join(" "));
+    eprintln!("scopes: {}", auth.metadata().scopes_supported.join(" "));
 
     match auth.prefetch().await {
         Ok(()) => eprintln!("signing keys loaded"),
@@ -459,7 +524,7 @@ async fn main() -> ExitCode {
         }
     }
 
-    let app = router(&options, &resource, &auth);
+    let app = router(options, &resource, &auth);
     let shutdown = shutdown_signal();
     {
         // Not `println!`: should nobody read standard output any more, keep serving.

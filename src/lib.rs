@@ -6,6 +6,7 @@ pub mod bearer;
 pub mod body;
 pub mod cache;
 pub mod challenge;
+pub mod config;
 pub mod cors;
 mod error;
 pub mod future;
