@@ -157,10 +157,12 @@ impl Config {
             if let Some(code) = code {
                 challenge = challenge.error(code).error_description(error.description());
             }
-            let scopes = error.challenge_scopes().unwrap_or(&self.required_scopes);
-            let challenge = challenge
-                .scope(scopes)
-                .resource_metadata(&self.resource_metadata_url);
+            // A policy denial names no scope: none would change the answer.
+            if error.kind() != AuthErrorKind::Forbidden {
+                let scopes = error.challenge_scopes().unwrap_or(&self.required_scopes);
+                challenge = challenge.scope(scopes);
+            }
+            let challenge = challenge.resource_metadata(&self.resource_metadata_url);
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
