@@ -27,3 +27,18 @@ pub fn url_check_secure(url: &str, allow_http_loopback: bool) -> Result<(), &'st
 pub fn is_loopback_host(host: &str) -> bool {
     crate::url::is_loopback_host(host)
 }
+
+/// Checks an introspection answer for `issuer` with `validator`'s rules, as the layer does
+/// with a `200` from the endpoint (`crate::validate::Validator::accept_introspection`).
+///
+/// # Errors
+/// The token error the layer would answer with.
+#[cfg(feature = "remote")]
+pub fn check_introspection_answer(
+    validator: &crate::validate::Validator,
+    issuer: &str,
+    answer: &[u8],
+    now: u64,
+) -> Result<crate::VerifiedToken, crate::validate::TokenError> {
+    validator.check_introspection_answer(issuer, answer, now)
+}

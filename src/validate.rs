@@ -721,6 +721,26 @@ impl Validator {
         })
     }
 
+    /// [`accept_introspection`](Self::accept_introspection) for the issuer named `issuer`, for
+    /// the fuzz targets.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn check_introspection_answer(
+        &self,
+        issuer: &str,
+        answer: &[u8],
+        now: u64,
+    ) -> Result<VerifiedToken, TokenError> {
+        let issuer = self
+            .inner
+            .issuers
+            .iter()
+            .find(|i| i.id == issuer)
+            .ok_or(TokenErrorKind::UntrustedIssuer)?;
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        self.accept_introspection(issuer, answer, now)
+            .map(|accepted| accepted.token)
+    }
+
     /// Checks an introspection response (RFC 7662 §2.2) with `issuer`'s rules.
     fn accept_introspection(
         &self,
