@@ -26,7 +26,20 @@
 //   a step-up to mcp:admin could never succeed. AS_STRICT_REGISTERED_SCOPE=1 turns this off
 //   (to show what a strict server does);
 // * signing keys made at start (RS256); `POST /_interop/rotate` swaps in a new signing key
-//   (the old one stays published for verification) without restarting, for rotation tests.
+//   (the old one stays published for verification) without restarting, for rotation tests;
+// * token introspection (RFC 7662) and revocation (RFC 7009), both advertised in the metadata
+//   (`introspection_endpoint`, `revocation_endpoint`), and the client_credentials grant.
+//   Any authenticated (confidential) client may introspect any token, as a resource server
+//   introspects tokens issued to other clients; a public client only its own. Only the client a
+//   token was issued to may revoke it (oidc-provider's default, made explicit).
+//
+// For the opaque-token (introspection) scenarios, two environment variables, both unset by
+// default (then nothing changes for the JWT scenarios):
+// * AS_OPAQUE_RESOURCES: resource URLs (space- or comma-separated) whose access tokens are
+//   opaque (`accessTokenFormat: 'opaque'`, same scopes) instead of JWTs;
+// * AS_STATIC_CLIENTS: a JSON array of oidc-provider client metadata registered at start
+//   (e.g. a confidential client for the resource server to authenticate to introspection, and
+//   one allowed the client_credentials grant to mint tokens). Its secrets are never logged.
 //
 // Test control endpoints (loopback only, no authentication: this is a test fixture):
 //   POST /_interop/rotate      -> {"kid": "<new signing kid>", "kids": [...published kids]}
@@ -49,6 +62,9 @@ const ACCESS_TOKEN_TTL = 600; // seconds
 
 const port = Number(process.argv[2] ?? process.env.AS_PORT ?? 0);
 const strictRegisteredScope = process.env.AS_STRICT_REGISTERED_SCOPE === '1';
+const opaqueResources = new Set((process.env.AS_OPAQUE_RESOURCES ?? '').split(/[\s,]+/).filter(Boolean));
+const staticClients = JSON.parse(process.env.AS_STATIC_CLIENTS || '[]');
+if (!Array.isArray(staticClients)) throw new Error('AS_STATIC_CLIENTS must be a JSON array');
 const host = '127.0.0.1';
 
 function log(...parts) {
@@ -83,8 +99,9 @@ function makeProvider(issuer, keys) {
     jwks: { keys },
     adapter: (model) => new MemoryAdapter(model, sharedStore),
     cookies: { keys: cookieKeys },
-    // No pre-registered clients: every client registers itself (RFC 7591).
-    clients: [],
+    // No pre-registered clients unless AS_STATIC_CLIENTS names some: every MCP client
+    // registers itself (RFC 7591).
+    clients: structuredClone(staticClients),
     // The resource scopes are listed here too: oidc-provider refuses a registration whose
     // `scope` metadata names a scope not in this list (`invalid_client_metadata`), and MCP
     // clients register with the scope they were challenged for. Listed, they also appear in
@@ -94,8 +111,23 @@ function makeProvider(issuer, keys) {
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: true, initialAccessToken: false },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      clientCredentials: { enabled: true },
+      revocation: {
+        enabled: true,
+        // Only the client a token was issued to may revoke it (oidc-provider's default).
+        allowedPolicy: async (ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
+      introspection: {
+        enabled: true,
+        // A resource server introspects tokens issued to other clients: any authenticated
+        // client may; a public client only its own tokens (oidc-provider's default, explicit).
+        allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none'
+          || token.clientId === client.clientId,
+      },
       resourceIndicators: {
         enabled: true,
         // The token endpoint may omit `resource` when the code was granted for exactly one.
@@ -104,6 +136,14 @@ function makeProvider(issuer, keys) {
         getResourceServerInfo: async (ctx, resourceIndicator) => {
           if (!isLoopbackResource(resourceIndicator)) {
             throw new errors.InvalidTarget('only loopback resources are known here');
+          }
+          if (opaqueResources.has(resourceIndicator)) {
+            return {
+              scope: RESOURCE_SCOPES,
+              audience: resourceIndicator,
+              accessTokenTTL: ACCESS_TOKEN_TTL,
+              accessTokenFormat: 'opaque',
+            };
           }
           return {
             scope: RESOURCE_SCOPES,

@@ -12,7 +12,10 @@
 #    skip a build);
 # 3. starts the oidc-provider authorization server (as.mjs) and protected_server on free
 #    loopback ports, protected_server trusting that issuer;
-# 4. runs the scenarios, each printing `PASS name` or `FAIL name: reason`;
+# 4. runs the scenarios, each printing `PASS name` or `FAIL name: reason` (the introspection
+#    scenarios start their own authorization server, issuing opaque tokens, and their own
+#    protected_servers from config files, and stop that authorization server to test "server
+#    down");
 # 5. stops everything it started, prints `N passed, N failed`, exits 1 on any FAIL.
 #
 # Logs of the servers and scenarios: tests/interop/.deps/logs/ (kept for the last run).
@@ -159,5 +162,9 @@ else
   fail "rmcp: no client binary at $rmcp_bin"
 fi
 run_scenarios controls "$python" controls.py --mcp "$mcp_url" --metadata "$metadata_url" --issuer "$issuer"
+# Opaque tokens and introspection: starts its own authorization server (opaque tokens for its
+# resources, static clients) and protected_servers (--config), as it stops that server at the end.
+run_scenarios introspection "$python" introspection_scenario.py --node "$node22" \
+  --as-script "$here/as.mjs" --server "$server_bin" --logs "$logs"
 
 finish
