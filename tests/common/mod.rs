@@ -10,6 +10,7 @@ use mcp_server_auth::challenge::ParsedChallenge;
 use mcp_server_auth::testing::TestIssuer;
 use mcp_server_auth::{McpAuth, McpAuthBuilder, VerifiedToken};
 use serde_json::{Value, json};
+pub mod introspection_server;
 
 pub const ISSUER: &str = "https://auth.example.com";
 
