@@ -234,6 +234,7 @@ impl Introspection {
                 url: self.endpoint,
                 failed_at: None,
             }),
+            discovering: tokio::sync::Mutex::new(()),
             credentials: self.credentials,
             timeout: self.timeout,
             allow_http_loopback,
@@ -276,6 +277,8 @@ struct Endpoint {
 pub(crate) struct Introspector {
     issuer: String,
     endpoint: Mutex<Endpoint>,
+    /// Held while discovering, so concurrent first requests share one discovery.
+    discovering: tokio::sync::Mutex<()>,
     credentials: Credentials,
     timeout: Duration,
     allow_http_loopback: bool,
@@ -425,19 +428,30 @@ impl Introspector {
         }
     }
 
-    /// The configured or discovered endpoint.
-    async fn endpoint(&self) -> Result<String, TokenError> {
+    /// The endpoint known now; `Err` while a recent discovery failure stands.
+    fn known_endpoint(&self) -> Result<Option<String>, TokenError> {
+        let endpoint = lock(&self.endpoint);
+        if let Some(url) = &endpoint.url {
+            return Ok(Some(url.clone()));
+        }
+        if endpoint
+            .failed_at
+            .is_some_and(|at| at.elapsed() < DISCOVERY_RETRY)
         {
-            let endpoint = lock(&self.endpoint);
-            if let Some(url) = &endpoint.url {
-                return Ok(url.clone());
-            }
-            if endpoint
-                .failed_at
-                .is_some_and(|at| at.elapsed() < DISCOVERY_RETRY)
-            {
-                return Err(unavailable());
-            }
+            return Err(unavailable());
+        }
+        Ok(None)
+    }
+
+    /// The configured or discovered endpoint. Only the first request discovers it; the others
+    /// wait for that discovery (each fetch is bounded by the timeout) and use its outcome.
+    async fn endpoint(&self) -> Result<String, TokenError> {
+        if let Some(url) = self.known_endpoint()? {
+            return Ok(url);
+        }
+        let _discovering = self.discovering.lock().await;
+        if let Some(url) = self.known_endpoint()? {
+            return Ok(url);
         }
         let mut problems = Vec::new();
         for url in discovery_urls(&self.issuer) {

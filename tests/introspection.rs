@@ -376,6 +376,27 @@ async fn the_endpoint_is_discovered_from_metadata_once() {
 }
 
 #[tokio::test]
+async fn concurrent_first_requests_share_one_discovery() {
+    let server = IntrospectionServer::start().await;
+    server.set_delay(Duration::from_millis(200));
+    let app = app(|b| {
+        b.introspection(
+            server.issuer(),
+            Introspection::new(CLIENT_ID, CLIENT_SECRET),
+        )
+    })
+    .await;
+    let tokens: Vec<String> = (0..10).map(|i| format!("opaque-{i}")).collect();
+    for token in &tokens {
+        server.register(token, app.active(&server));
+    }
+    let statuses = concurrently(&app, tokens.iter().map(String::as_str)).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(server.metadata_fetches(), 1, "one discovery for all");
+    assert_eq!(server.introspections(), 10);
+}
+
+#[tokio::test]
 async fn metadata_naming_another_issuer_is_unavailable() {
     let server = IntrospectionServer::start().await;
     server.advertise_issuer(Some("http://127.0.0.1:1"));
