@@ -23,7 +23,8 @@
 //! ```
 //!
 //! Everything else (configuration summary, warnings, logs) goes to standard error. Invalid flags
-//! or configuration exit with code 2 and a one-line message; a failure to listen exits with 1.
+//! or configuration exit with code 2 and a one-line message (a `--config` file's problems are
+//! listed one per line after it); a failure to listen exits with 1.
 //!
 //! # What is where
 //!
@@ -236,7 +237,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             || allow_http_loopback
         {
             return Err(
-                "--config replaces --issuer, --jwks-uri, --resource, --scope, --tool-scope and                  --allow-http-loopback: put them in the file"
+                "--config replaces --issuer, --jwks-uri, --resource, --scope, --tool-scope and \
+                 --allow-http-loopback: put them in the file"
                     .to_owned(),
             );
         }

@@ -169,6 +169,8 @@ pub struct McpAuthConfig {
     variables: HashMap<String, String>,
     /// Problems found while reading the environment.
     env_problems: Vec<Problem>,
+    /// Whether this came from the environment: values are strings, problems name variables.
+    from_env: bool,
 }
 
 impl fmt::Debug for McpAuthConfig {
@@ -185,6 +187,7 @@ impl<'de> Deserialize<'de> for McpAuthConfig {
             document: Map::deserialize(deserializer)?,
             variables: HashMap::new(),
             env_problems: Vec::new(),
+            from_env: false,
         })
     }
 }
@@ -210,7 +213,10 @@ impl McpAuthConfig {
         K: Into<String>,
         V: Into<String>,
     {
-        let mut config = McpAuthConfig::default();
+        let mut config = McpAuthConfig {
+            from_env: true,
+            ..McpAuthConfig::default()
+        };
         let mut issuer = Map::new();
         let mut introspection = Map::new();
         let mut cache = Map::new();
@@ -376,7 +382,7 @@ impl McpAuthConfig {
         let mut reader = Reader {
             problems: self.env_problems.clone(),
             variables: &self.variables,
-            from_env: !self.variables.is_empty(),
+            from_env: self.from_env,
         };
         let builder = reader.top(&self.document);
         match builder {
@@ -393,6 +399,33 @@ impl McpAuthConfig {
             }
         }
     }
+}
+
+/// The variable a field comes from, for a field whose variable was not set.
+fn variable_for(field: &str) -> String {
+    let name = match field.strip_prefix("issuers[") {
+        // A setting of the one issuer has a variable of its own; the issuer is in the list.
+        Some(rest) => match rest.split_once("].") {
+            Some((_, setting)) if setting != "issuer" => setting,
+            _ => "issuers",
+        },
+        None => field,
+    };
+    // A list item or a map entry is named by its list's or map's variable.
+    let name = name.split('[').next().unwrap_or(name);
+    let name = match name.split_once('.') {
+        Some((map, _)) if map.ends_with("_scopes") || map == "scope_implies" => map,
+        _ => name,
+    };
+    format!(
+        "{ENV_PREFIX}{}",
+        name.replace('.', "_").to_ascii_uppercase()
+    )
+}
+
+/// Whether `scope` is a scope token (RFC 6749 §3.3).
+fn is_scope(scope: &str) -> bool {
+    !scope.is_empty() && scope.chars().all(crate::challenge::is_scope_char)
 }
 
 /// A list variable: items separated by spaces or commas.
@@ -463,11 +496,11 @@ impl<'t> Table<'t> {
 
 impl Reader<'_> {
     fn problem(&mut self, field: &str, message: impl Into<String>) {
-        let field = self
-            .variables
-            .get(field)
-            .cloned()
-            .unwrap_or_else(|| field.to_owned());
+        let field = match self.variables.get(field) {
+            Some(variable) => variable.clone(),
+            None if self.from_env => variable_for(field),
+            None => field.to_owned(),
+        };
         self.problems.push(Problem {
             field,
             message: message.into(),
@@ -560,8 +593,39 @@ impl Reader<'_> {
         }
     }
 
-    /// A table of name → string or list of strings.
-    fn string_map(&mut self, table: &mut Table<'_>, name: &'static str) -> Vec<(String, String)> {
+    /// A list of scopes (or one), each checked as RFC 6749 §3.3 allows.
+    fn scopes(&mut self, table: &mut Table<'_>, name: &'static str) -> Vec<String> {
+        let Some((value, field)) = table.get(name) else {
+            return Vec::new();
+        };
+        self.scope_list(value, &field)
+    }
+
+    fn scope_list(&mut self, value: &Value, field: &str) -> Vec<String> {
+        let items = match value {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("{field}[{i}]"), v))
+                .collect(),
+            single => vec![(field.to_owned(), single)],
+        };
+        let mut out = Vec::new();
+        for (item_field, item) in items {
+            match item {
+                Value::String(scope) if is_scope(scope) => out.push(scope.clone()),
+                Value::String(_) => self.problem(
+                    &item_field,
+                    "is not a scope: empty, or holding a space, a quote, a backslash or a non-ascii character",
+                ),
+                _ => self.problem(&item_field, "must be a scope string"),
+            }
+        }
+        out
+    }
+
+    /// A table of name → scope or list of scopes.
+    fn scope_map(&mut self, table: &mut Table<'_>, name: &'static str) -> Vec<(String, String)> {
         let Some((value, field)) = table.get(name) else {
             return Vec::new();
         };
@@ -575,7 +639,7 @@ impl Reader<'_> {
                 self.problem(&field, "has an empty name");
                 continue;
             }
-            for item in self.string_list(value, &format!("{field}.{key}")) {
+            for item in self.scope_list(value, &format!("{field}.{key}")) {
                 out.push((key.clone(), item));
             }
         }
@@ -652,28 +716,41 @@ impl Reader<'_> {
         builder = self.issuers(&mut top, builder, allow_http_loopback);
 
         if top.members.contains_key("scopes_supported") {
-            let scopes = self.strings(&mut top, "scopes_supported");
+            let scopes = self.scopes(&mut top, "scopes_supported");
             builder = builder.scopes_supported(scopes);
         }
-        for scope in self.strings(&mut top, "required_scopes") {
+        for (i, scope) in self
+            .scopes(&mut top, "required_scopes")
+            .into_iter()
+            .enumerate()
+        {
+            if scope == crate::scope::OFFLINE_ACCESS {
+                self.problem(
+                    &format!("required_scopes[{i}]"),
+                    "offline_access cannot be required: access tokens do not carry it",
+                );
+            }
             builder = builder.require_scope(scope);
         }
-        for (broader, narrower) in self.string_map(&mut top, "scope_implies") {
+        for (broader, narrower) in self.scope_map(&mut top, "scope_implies") {
+            if !is_scope(&broader) {
+                self.problem(&format!("scope_implies.{broader}"), "names no scope");
+            }
             builder = builder.scope_implies(broader, narrower);
         }
-        for (tool, scope) in self.string_map(&mut top, "tool_scopes") {
+        for (tool, scope) in self.scope_map(&mut top, "tool_scopes") {
             builder = builder.tool_scope(tool, scope);
         }
-        for (prompt, scope) in self.string_map(&mut top, "prompt_scopes") {
+        for (prompt, scope) in self.scope_map(&mut top, "prompt_scopes") {
             builder = builder.prompt_scope(prompt, scope);
         }
-        for (uri, scope) in self.string_map(&mut top, "resource_scopes") {
+        for (uri, scope) in self.scope_map(&mut top, "resource_scopes") {
             builder = builder.resource_scope(uri, scope);
         }
-        for (prefix, scope) in self.string_map(&mut top, "resource_prefix_scopes") {
+        for (prefix, scope) in self.scope_map(&mut top, "resource_prefix_scopes") {
             builder = builder.resource_prefix_scope(prefix, scope);
         }
-        for (method, scope) in self.string_map(&mut top, "method_scopes") {
+        for (method, scope) in self.scope_map(&mut top, "method_scopes") {
             builder = builder.method_scope(method, scope);
         }
         for method in self.strings(&mut top, "anonymous_methods") {
@@ -685,11 +762,16 @@ impl Reader<'_> {
         if top.members.contains_key("algorithms") {
             let names = self.strings(&mut top, "algorithms");
             let mut algorithms = Vec::new();
-            for name in names {
-                match Algorithm::from_name(&name) {
+            for (i, name) in names.iter().enumerate() {
+                match Algorithm::from_name(name) {
                     Some(alg) => algorithms.push(alg),
-                    None => self.problem(&top.field("algorithms"), "names an unknown algorithm"),
+                    None => {
+                        self.problem(&format!("algorithms[{i}]"), "names no supported algorithm")
+                    }
                 }
+            }
+            if names.is_empty() {
+                self.problem("algorithms", "must name at least one algorithm");
             }
             builder = builder.algorithms(algorithms);
         }
@@ -806,12 +888,29 @@ impl Reader<'_> {
         if entries.is_empty() {
             self.problem(&field, "at least one issuer is required");
         }
+        let mut seen: Vec<&str> = Vec::new();
+        let mut introspecting = false;
         for (i, entry) in entries.iter().enumerate() {
             let path = format!("issuers[{i}]");
             let Value::Object(members) = entry else {
                 self.problem(&path, "must be a table with at least `issuer`");
                 continue;
             };
+            if let Some(id) = members.get("issuer").and_then(Value::as_str) {
+                if seen.contains(&id) {
+                    self.problem(&format!("{path}.issuer"), "names an issuer listed before");
+                }
+                seen.push(id);
+            }
+            if members.contains_key("introspection") {
+                if introspecting {
+                    self.problem(
+                        &format!("{path}.introspection"),
+                        "only one issuer can introspect tokens that are not JWTs",
+                    );
+                }
+                introspecting = true;
+            }
             let mut table = Table::new(path, members);
             builder = self.issuer(&mut table, builder, allow_http_loopback);
             self.finish(&table);
@@ -893,10 +992,11 @@ impl Reader<'_> {
             }
             match introspection {
                 Some(introspection) => builder = builder.introspection(id.clone(), introspection),
-                None if !verify_jwts => self.problem(
-                    &table.field("verify_jwts"),
-                    "false needs an `introspection` table: tokens would have no check",
-                ),
+                None if !verify_jwts && !table.members.contains_key("introspection") => self
+                    .problem(
+                        &table.field("verify_jwts"),
+                        "false needs an `introspection` table: tokens would have no check",
+                    ),
                 None => {}
             }
         }

@@ -90,8 +90,18 @@ impl Server {
     /// Starts the example with `--port 0 --allow-http-loopback` and `args`, and waits for its
     /// `listening on` line.
     async fn start(args: &[&str]) -> Server {
+        let mut all = vec!["--port", "0", "--allow-http-loopback"];
+        all.extend_from_slice(args);
+        match Server::launch(&all).await {
+            Ok(server) => server,
+            Err(stderr) => panic!("protected_server exited before listening; stderr:\n{stderr}"),
+        }
+    }
+
+    /// Starts the example with exactly `args` and waits for its `listening on` line; `Err`
+    /// with its stderr when it exits without printing it.
+    async fn launch(args: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(example_binary())
-            .args(["--port", "0", "--allow-http-loopback"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -140,6 +150,20 @@ impl Server {
                 server.stderr()
             );
         };
+        if first.is_none() {
+            // Standard output closed: the process is exiting. Collect what it said.
+            let deadline = tokio::time::Instant::now() + EXIT_TIMEOUT;
+            while server.child.try_wait().unwrap().is_none()
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while !server.stderr().contains('\n') && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            return Err(server.stderr());
+        }
         let Some(url) = first
             .as_deref()
             .and_then(|line| line.strip_prefix("listening on "))
@@ -162,7 +186,7 @@ impl Server {
             "{}",
             server.url
         );
-        server
+        Ok(server)
     }
 
     /// The resource identifier: by default, the URL it listens on.
@@ -770,6 +794,7 @@ async fn help_prints_every_flag_and_exits_0() {
         "--scope",
         "--tool-scope",
         "--allow-http-loopback",
+        "--config",
     ] {
         assert!(stdout.contains(flag), "{flag} missing from --help");
     }
@@ -795,4 +820,354 @@ async fn ctrl_c_stops_the_server_cleanly() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(status.code(), Some(0), "{}", server.stderr());
+}
+
+// ---------------------------------------------------------------------------------------------
+// --config <file>
+// ---------------------------------------------------------------------------------------------
+
+/// A configuration file in the temporary directory, under a name no other test uses; removed
+/// when dropped.
+struct ConfigFile {
+    path: PathBuf,
+}
+
+impl ConfigFile {
+    /// Writes `contents` to a new file whose name ends in `.{extension}`.
+    fn new(extension: &str, contents: &str) -> ConfigFile {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "mcp-server-auth-protected-server-{}-{n}-{nanos}.{extension}",
+            std::process::id()
+        ));
+        std::fs::write(&path, contents).unwrap();
+        ConfigFile { path }
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Starts the example with `--config` and the file `make(port)` describes, on a port the
+/// configuration's resource names (`--port 0` would not match it). Should another process
+/// take the port first, tries another one.
+async fn start_with_config(
+    extension: &str,
+    make: impl Fn(u16) -> String,
+) -> (Server, ConfigFile, u16) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let port = free_port();
+        let file = ConfigFile::new(extension, &make(port));
+        let port_text = port.to_string();
+        match Server::launch(&["--config", file.path(), "--port", &port_text]).await {
+            Ok(server) => return (server, file, port),
+            Err(stderr) if stderr.contains("cannot listen") => last = stderr,
+            Err(stderr) => panic!("protected_server --config did not start; stderr:\n{stderr}"),
+        }
+    }
+    panic!("no free port for protected_server --config; last stderr:\n{last}");
+}
+
+/// A configuration with two served issuers, the second with an audience alias, and the
+/// endpoint and tool scopes.
+fn server_config_toml(port: u16, primary: &str, secondary: &str) -> String {
+    format!(
+        r#"
+resource = "http://127.0.0.1:{port}/mcp"
+allow_http_loopback = true
+scopes_supported = ["mcp:tools", "mcp:admin"]
+required_scopes = ["mcp:tools"]
+tool_scopes = {{ admin_reset = "mcp:admin" }}
+
+[[issuers]]
+issuer = "{primary}"
+
+[[issuers]]
+issuer = "{secondary}"
+audiences = ["api://protected-server-alias"]
+"#
+    )
+}
+
+/// Checks a server started from `server_config_toml`.
+async fn check_configured_server(server: &Server, port: u16, a: &TestIssuer, b: &TestIssuer) {
+    assert_eq!(server.url, format!("http://127.0.0.1:{port}/mcp"));
+    assert_eq!(
+        server.metadata_url,
+        format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp")
+    );
+    server.wait_for_stderr("signing keys loaded").await;
+
+    let response = client().get(&server.metadata_url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["resource"], server.resource());
+    assert_eq!(
+        document["authorization_servers"],
+        json!([a.issuer(), b.issuer()])
+    );
+    assert_eq!(
+        document["scopes_supported"],
+        json!(["mcp:tools", "mcp:admin"])
+    );
+
+    let token = a
+        .token()
+        .audience(server.resource())
+        .scope("mcp:tools")
+        .subject("configured-user")
+        .sign();
+    let result = server.call_tool(&token, "whoami", json!({})).await;
+    assert!(!is_error(&result), "{result}");
+    let identity: Value = serde_json::from_str(text_of(&result)).unwrap();
+    assert_eq!(identity["sub"], "configured-user", "{identity}");
+    assert_eq!(identity["iss"], a.issuer(), "{identity}");
+
+    // The second issuer's profile: its audience alias is accepted, for its tokens only.
+    let aliased = |issuer: &TestIssuer| {
+        issuer
+            .token()
+            .audience("api://protected-server-alias")
+            .scope("mcp:tools")
+            .sign()
+    };
+    let response = server
+        .call_tool_response(&aliased(b), "whoami", json!({}))
+        .await;
+    assert_eq!(response.status(), 200, "alias for the second issuer");
+    let response = server
+        .call_tool_response(&aliased(a), "whoami", json!({}))
+        .await;
+    assert_eq!(
+        response.status(),
+        401,
+        "the alias is not the first issuer's"
+    );
+
+    // Without the endpoint scope: 403.
+    let unscoped = a
+        .token()
+        .audience(server.resource())
+        .scope("mcp:other")
+        .sign();
+    let response = server
+        .call_tool_response(&unscoped, "whoami", json!({}))
+        .await;
+    assert_eq!(response.status(), 403);
+    let response = server
+        .call_tool_response(
+            &a.token().audience(server.resource()).sign(),
+            "whoami",
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 403, "no scope at all");
+
+    // The tool scope from the file.
+    server
+        .call_tool_refused(&token, "admin_reset", "mcp:admin")
+        .await;
+    let admin = a
+        .token()
+        .audience(server.resource())
+        .scope("mcp:tools mcp:admin")
+        .sign();
+    let result = server.call_tool(&admin, "admin_reset", json!({})).await;
+    assert!(!is_error(&result), "{result}");
+
+    assert!(!server.stderr().contains(&token));
+}
+
+#[tokio::test]
+async fn config_file_in_toml_replaces_the_flags() {
+    let a = TestIssuer::start().await;
+    let b = TestIssuer::start().await;
+    let (server, _file, port) = start_with_config("toml", |port| {
+        server_config_toml(port, a.issuer(), b.issuer())
+    })
+    .await;
+    check_configured_server(&server, port, &a, &b).await;
+}
+
+#[tokio::test]
+async fn config_file_in_json_works_too() {
+    let a = TestIssuer::start().await;
+    let b = TestIssuer::start().await;
+    let (server, _file, port) = start_with_config("json", |port| {
+        json!({
+            "resource": format!("http://127.0.0.1:{port}/mcp"),
+            "allow_http_loopback": true,
+            "scopes_supported": ["mcp:tools", "mcp:admin"],
+            "required_scopes": ["mcp:tools"],
+            "tool_scopes": {"admin_reset": "mcp:admin"},
+            "issuers": [
+                {"issuer": a.issuer()},
+                {"issuer": b.issuer(), "audiences": ["api://protected-server-alias"]},
+            ],
+        })
+        .to_string()
+    })
+    .await;
+    check_configured_server(&server, port, &a, &b).await;
+}
+
+/// A secret in the broken file below: it must not reach standard error.
+const FILE_SECRET: &str = "file-secret-do-not-print-7731";
+
+#[tokio::test]
+async fn broken_config_file_exits_2_listing_every_problem() {
+    let file = ConfigFile::new(
+        "toml",
+        &format!(
+            r#"
+resource = "http://mcp.example.com/mcp"
+leeway_secs = "30"
+scopes_supported = 5
+required_scope = ["mcp:tools"]
+token_cache = {{ capacity = 0 }}
+
+[[issuers]]
+issuer = "https://auth.example.com"
+typ = "relaxed"
+leeway_secs = 301
+introspection = {{ client_id = "mcp-rs", client_auth = "client_secret_jwt", client_secret = "{FILE_SECRET}" }}
+
+[[issuers]]
+issuer = "https://opaque.example.com"
+verify_jwts = false
+"#
+        ),
+    );
+    let (status, stdout, stderr) = run_to_exit(&["--config", file.path()]).await;
+    assert_eq!(status.code(), Some(2), "{status}; stderr:\n{stderr}");
+    assert!(stdout.is_empty(), "stdout {stdout:?}");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error: "), "{stderr}");
+    assert!(
+        first.contains(file.path()),
+        "{first:?} should name the file"
+    );
+    for field in [
+        "resource",
+        "leeway_secs",
+        "scopes_supported",
+        "required_scope",
+        "token_cache.capacity",
+        "issuers[0].typ",
+        "issuers[0].leeway_secs",
+        "issuers[0].introspection.client_auth",
+        "issuers[1].verify_jwts",
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|line| line.trim_start().starts_with(&format!("{field}: "))),
+            "{field} not listed in:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("9 configuration problems"), "{stderr}");
+    assert!(
+        !stderr.contains(FILE_SECRET),
+        "the client secret was printed"
+    );
+    assert!(stderr.contains("--help"), "no usage hint in {stderr}");
+}
+
+#[tokio::test]
+async fn unreadable_or_malformed_config_file_exits_2() {
+    let missing = std::env::temp_dir().join(format!(
+        "mcp-server-auth-no-such-config-{}.toml",
+        std::process::id()
+    ));
+    let missing = missing.to_str().unwrap().to_owned();
+    let not_toml = ConfigFile::new(
+        "toml",
+        "resource = \"https://mcp.example.com/mcp\n[[issuers",
+    );
+    let not_json = ConfigFile::new("json", r#"{"resource": "https://mcp.example.com/mcp","#);
+    let not_a_map = ConfigFile::new("json", r#"["https://auth.example.com"]"#);
+    for path in [
+        missing.as_str(),
+        not_toml.path(),
+        not_json.path(),
+        not_a_map.path(),
+    ] {
+        let (status, stdout, stderr) = run_to_exit(&["--config", path]).await;
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "{path}: {status}; stderr:\n{stderr}"
+        );
+        assert!(stdout.is_empty(), "{path}: stdout {stdout:?}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: "), "{path}: {stderr}");
+        assert!(first.contains(path), "{first:?} should name {path}");
+    }
+}
+
+#[tokio::test]
+async fn config_combined_with_authorization_flags_exits_2() {
+    let file = ConfigFile::new(
+        "toml",
+        "resource = \"https://mcp.example.com/mcp\"\n[[issuers]]\nissuer = \"https://auth.example.com\"\n",
+    );
+    let cases: &[&[&str]] = &[
+        &["--issuer", "https://auth.example.com"],
+        &["--allow-http-loopback"],
+        &["--resource", "https://mcp.example.com/mcp"],
+        &["--scope", "mcp:tools"],
+        &["--tool-scope", "echo=mcp:echo"],
+        &["--config", "/elsewhere.toml"],
+    ];
+    for extra in cases {
+        let mut args = vec!["--config", file.path()];
+        args.extend_from_slice(extra);
+        let (status, stdout, stderr) = run_to_exit(&args).await;
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "{args:?}: {status}; stderr:\n{stderr}"
+        );
+        assert!(stdout.is_empty(), "{args:?}: stdout {stdout:?}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(first.contains("--config"), "{args:?}: {first:?}");
+    }
+}
+
+/// The refusal of `--config` with other flags is one readable line, like every other usage
+/// error.
+#[tokio::test]
+async fn config_conflict_message_has_no_stray_whitespace() {
+    let (status, _, stderr) = run_to_exit(&[
+        "--config",
+        "/nonexistent.toml",
+        "--issuer",
+        "https://auth.example.com",
+    ])
+    .await;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        !first.contains("  "),
+        "a run of spaces in the message: {first:?}"
+    );
 }
