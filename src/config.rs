@@ -766,7 +766,7 @@ impl Reader<'_> {
                 match Algorithm::from_name(name) {
                     Some(alg) => algorithms.push(alg),
                     None => {
-                        self.problem(&format!("algorithms[{i}]"), "names no supported algorithm")
+                        self.problem(&format!("algorithms[{i}]"), "names no supported algorithm");
                     }
                 }
             }
