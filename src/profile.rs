@@ -135,6 +135,7 @@ pub struct ClaimRequirement {
 enum Expect {
     Equals(Value),
     Contains(Value),
+    Present,
 }
 
 impl ClaimRequirement {
@@ -155,6 +156,16 @@ impl ClaimRequirement {
         }
     }
 
+    /// The claim `name` must be present, with any value (not `null`). Tells apart token kinds
+    /// that differ by a claim only one carries, such as Entra ID access tokens (`azp`,
+    /// `appid`) and ID tokens.
+    pub fn present(name: impl Into<String>) -> Self {
+        ClaimRequirement {
+            name: name.into(),
+            expect: Expect::Present,
+        }
+    }
+
     /// The claim's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -164,6 +175,7 @@ impl ClaimRequirement {
     pub fn is_met_by(&self, claim: Option<&Value>) -> bool {
         match (&self.expect, claim) {
             (_, None) => false,
+            (Expect::Present, Some(got)) => !got.is_null(),
             (Expect::Equals(want), Some(got)) => got == want,
             (Expect::Contains(want), Some(Value::Array(items))) => items.contains(want),
             (Expect::Contains(want), Some(got)) => got == want,
@@ -346,6 +358,12 @@ mod tests {
         assert!(!groups.is_met_by(Some(&json!("staff2"))));
         assert!(!groups.is_met_by(Some(&json!({"staff": true}))));
         assert!(!groups.is_met_by(None));
+
+        let azp = ClaimRequirement::present("azp");
+        assert!(azp.is_met_by(Some(&json!("client"))));
+        assert!(azp.is_met_by(Some(&json!(""))));
+        assert!(!azp.is_met_by(Some(&json!(null))));
+        assert!(!azp.is_met_by(None));
     }
 
     #[test]
