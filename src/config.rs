@@ -55,7 +55,7 @@
 //! | `token_cache` | `{ enabled, capacity, max_age_secs }` | `MCP_AUTH_TOKEN_CACHE_ENABLED`, `_CAPACITY`, `_MAX_AGE_SECS` | [`token_cache`](McpAuthBuilder::token_cache) |
 //!
 //! An issuer table: `issuer` (required), `jwks_uri`, `verify_jwts` (default `true`: keys from
-//! discovery or `jwks_uri`), `audiences`, `typ` (`lenient`/`strict`), `scope_claims`,
+//! discovery or `jwks_uri`), `audiences`, `typ` (`lenient`/`strict`), `scope_claims`, `scope_prefix`,
 //! `client_id_claims`, `leeway_secs`, `required_claims` (`{ claim, equals }` or
 //! `{ claim, contains }`), `introspection` (`endpoint`, `client_id`, `client_secret`,
 //! `client_auth`: `client_secret_basic` (default), `client_secret_post` or `none`,
@@ -957,6 +957,9 @@ impl Reader<'_> {
         }
         if table.members.contains_key("scope_claims") {
             profile = profile.scope_claims(self.scope_claims(table));
+        }
+        if let Some(prefix) = self.string(table, "scope_prefix") {
+            profile = profile.scope_prefix(prefix);
         }
         if table.members.contains_key("client_id_claims") {
             profile = profile.client_id_claims(self.strings(table, "client_id_claims"));

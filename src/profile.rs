@@ -14,6 +14,7 @@
 //! | [`audience`](IssuerProfile::audience) | the resource, plus the validator's aliases | Entra v2: the application (client) id |
 //! | [`typ`](IssuerProfile::typ) | [`TypPolicy::Lenient`] | [`TypPolicy::Strict`] for RFC 9068 servers |
 //! | [`scope_claims`](IssuerProfile::scope_claims) | `scope` and `scp`, string or array | Auth0 RBAC: `permissions` |
+//! | [`scope_prefix`](IssuerProfile::scope_prefix) | none | Entra: `api://{application id}/` |
 //! | [`client_id_claims`](IssuerProfile::client_id_claims) | `client_id`, then `azp` | Okta: `cid`; Entra v1: `appid` |
 //! | [`leeway`](IssuerProfile::leeway) | 60 seconds | |
 //! | [`require_claim`](IssuerProfile::require_claim) | none | Entra: `tid` equal to your tenant |
@@ -208,6 +209,7 @@ pub struct IssuerProfile {
     pub(crate) audiences: Vec<String>,
     pub(crate) typ: Option<TypPolicy>,
     pub(crate) scope_claims: Option<Vec<ScopeClaim>>,
+    pub(crate) scope_prefix: Option<String>,
     pub(crate) client_id_claims: Option<Vec<String>>,
     pub(crate) leeway: Option<u64>,
     pub(crate) required: Vec<ClaimRequirement>,
@@ -240,6 +242,16 @@ impl IssuerProfile {
         I::Item: Into<ScopeClaim>,
     {
         self.scope_claims = Some(claims.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Reads this issuer's scopes as `prefix` followed by the name in the token (unless the
+    /// name already starts with it). Microsoft Entra ID puts the short name (`mcp.tools`) in
+    /// `scp`, while clients must ask for the full one (`api://{application id}/mcp.tools`):
+    /// with the prefix, the scopes you require, publish and name in challenges are the ones
+    /// clients can request. Defaults to none.
+    pub fn scope_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.scope_prefix = Some(prefix.into());
         self
     }
 
@@ -297,6 +309,11 @@ impl IssuerProfile {
             .any(|c| c.name.is_empty())
         {
             return Some("a scope claim name is empty");
+        }
+        if self.scope_prefix.as_deref().is_some_and(|prefix| {
+            prefix.is_empty() || !prefix.chars().all(crate::challenge::is_scope_char)
+        }) {
+            return Some("the scope prefix must be scope characters");
         }
         if self.client_id_claims.iter().flatten().any(String::is_empty) {
             return Some("a client id claim name is empty");
@@ -374,6 +391,8 @@ mod tests {
             IssuerProfile::new().scope_claims([""]),
             IssuerProfile::new().client_id_claims([""]),
             IssuerProfile::new().leeway(301),
+            IssuerProfile::new().scope_prefix(""),
+            IssuerProfile::new().scope_prefix("api://x y/"),
             IssuerProfile::new().require_claim(ClaimRequirement::equals("", 1)),
             IssuerProfile::new().require_claim(ClaimRequirement::equals("iss", "x")),
             IssuerProfile::new().policy("", |_| true),

@@ -9,7 +9,7 @@
 //! |---|---|---|---|
 //! | Auth0 | [`auth0`] | `https://{domain}/` (trailing slash) | scopes from `scope` (string) and `permissions` (array); client `client_id`, then `azp` |
 //! | Okta (custom authorization server) | [`okta`] | `https://{domain}/oauth2/{server id}` | scopes from `scp` (array); client `cid`; requires `ver` = `1` (a number) |
-//! | Microsoft Entra ID, v2.0 tokens | [`entra_v2`] | `https://login.microsoftonline.com/{tenant}/v2.0` | audience = application id; scopes from `scp` (string) and `roles` (array); client `azp`; requires `azp`, `ver` = `"2.0"` and `tid` |
+//! | Microsoft Entra ID, v2.0 tokens | [`entra_v2`] | `https://login.microsoftonline.com/{tenant}/v2.0` | audience = application id; scopes from `scp` (string) and `roles` (array), read as `api://{application id}/{name}`; client `azp`; requires `azp`, `ver` = `"2.0"` and `tid` |
 //! | Microsoft Entra ID, v1.0 tokens | [`entra_v1`] | `https://sts.windows.net/{tenant}/` (trailing slash) | audiences = application id and `api://{application id}`; scopes as v2.0; client `appid`; requires `appid`, `ver` = `"1.0"` and `tid` |
 //! | Keycloak | [`keycloak`] | `{base url}/realms/{realm}` | scopes from `scope` (string); client `azp`; requires the claim `typ` = `"Bearer"` |
 //! | Stytch Connected Apps | [`stytch`] | `https://{project domain}` | audience = the project id (or your custom audience); scopes from `scope` (string); client `client_id` |
@@ -33,7 +33,7 @@
 //! let application = "6e1f4c2a-57d0-4a6b-9c8e-0d3f5b2a1c7e";
 //! let auth = McpAuth::builder("https://mcp.example.com/mcp")
 //!     .recipe(recipes::entra_v2(tenant, application))
-//!     .require_scope("mcp.tools")
+//!     .require_scope(format!("api://{application}/mcp.tools"))
 //!     .build()?; // no I/O: keys are fetched on first use
 //! assert_eq!(
 //!     auth.metadata().authorization_servers,
@@ -70,7 +70,8 @@
 //!         .claim("ver", "2.0").claim("tid", tenant)
 //! };
 //! let verified = auth.validator().validate(&shaped().sign(), unix_now())?;
-//! assert_eq!(verified.scopes(), ["mcp.tools", "mcp.read"]);
+//! // Read as the names clients request (see `entra_v2`).
+//! assert_eq!(verified.scopes(), ["api://6e1f4c2a/mcp.tools", "api://6e1f4c2a/mcp.read"]);
 //! assert_eq!(verified.client_id(), Some("c1d2e3f4"));
 //!
 //! // A v1.0 token of the same tenant is not what this recipe expects.
@@ -272,9 +273,12 @@ fn entra_profile(
     tenant_id: String,
     version: &'static str,
     client_id_claim: &'static str,
+    application_id: &str,
 ) -> IssuerProfile {
     IssuerProfile::new()
         .scope_claims([space_delimited("scp"), array("roles")])
+        // What clients request: `scp` and `roles` hold the names without the App ID URI.
+        .scope_prefix(format!("api://{application_id}/"))
         .client_id_claims([client_id_claim])
         // Access tokens name their client; the ID tokens of the API's own registration, with
         // the same `aud`, do not.
@@ -300,9 +304,15 @@ fn entra_profile(
 /// the client calls, decides the token version. Expose your scopes ("Expose an API"), and
 /// declare app roles of the same names for clients without a user.
 ///
-/// **Gotchas.** Clients request a scope by its full name (`api://{application_id}/mcp.tools`,
-/// or `…/.default`), while the token's `scp` holds the short name (`mcp.tools`) that your
-/// server requires; Entra does not take the RFC 8707 `resource` parameter. One recipe
+/// **Scope names.** Clients request a scope by its full name
+/// (`api://{application_id}/mcp.tools`), while `scp` and `roles` hold the short name
+/// (`mcp.tools`). The recipe reads them with the prefix `api://{application_id}/`
+/// ([`IssuerProfile::scope_prefix`]), so require and publish the full names
+/// (`require_scope("api://…/mcp.tools")`): then `scopes_supported` and step-up challenges
+/// name scopes Entra clients can ask for. With a custom App ID URI, set its prefix with
+/// [`Recipe::map_profile`].
+///
+/// **Gotchas.** Entra does not take the RFC 8707 `resource` parameter. One recipe
 /// covers one tenant: for a multi-tenant API add one per tenant you admit. Do not sign users
 /// in with the API's own registration: its ID tokens name the application id in `aud` as
 /// well (the recipe refuses them, as they carry no `azp`, but keep the two apart).
@@ -312,9 +322,10 @@ fn entra_profile(
 /// issuer and keys.
 pub fn entra_v2(tenant_id: impl Into<String>, application_id: impl Into<String>) -> Recipe {
     let tenant_id = tenant_id.into();
+    let application_id = application_id.into();
     Recipe::new(
         format!("https://login.microsoftonline.com/{tenant_id}/v2.0"),
-        entra_profile(tenant_id.clone(), "2.0", "azp").audience(application_id),
+        entra_profile(tenant_id.clone(), "2.0", "azp", &application_id).audience(application_id),
     )
     .with_jwks_uri(format!(
         "https://login.microsoftonline.com/{tenant_id}/discovery/v2.0/keys"
@@ -329,7 +340,8 @@ pub fn entra_v2(tenant_id: impl Into<String>, application_id: impl Into<String>)
 /// **Tokens.** RS256, `typ: JWT`, with an `x5t` header. `aud` is what the client asked for:
 /// the application id or the App ID URI; the recipe accepts the application id and the
 /// default App ID URI, `api://{application_id}`. Scopes are read from `scp` (space-separated)
-/// and `roles` (an array), as in [`entra_v2`]. The client is `appid`. The recipe requires
+/// and `roles` (an array), with the prefix `api://{application_id}/`, as in [`entra_v2`].
+/// The client is `appid`. The recipe requires
 /// `appid`, `ver` = `"1.0"` and `tid` = `tenant_id`.
 ///
 /// **At Entra.** v1.0 tokens are issued when the API's `accessTokenAcceptedVersion` is `null`
@@ -345,7 +357,7 @@ pub fn entra_v1(tenant_id: impl Into<String>, application_id: impl Into<String>)
     let application_id = application_id.into();
     Recipe::new(
         format!("https://sts.windows.net/{tenant_id}/"),
-        entra_profile(tenant_id.clone(), "1.0", "appid")
+        entra_profile(tenant_id.clone(), "1.0", "appid", &application_id)
             .audience(format!("api://{application_id}"))
             .audience(application_id),
     )

@@ -340,6 +340,7 @@ struct Rules {
     typ: TypPolicy,
     leeway: i64,
     scope_claims: Vec<ScopeClaim>,
+    scope_prefix: Option<String>,
     client_id_claims: Vec<String>,
     required: Vec<ClaimRequirement>,
     policies: Vec<crate::profile::Policy>,
@@ -394,7 +395,18 @@ impl Rules {
                 break;
             }
         }
-        let scopes = scopes(&claims, &self.scope_claims)?;
+        let mut scopes = scopes(&claims, &self.scope_claims)?;
+        if let Some(prefix) = &self.scope_prefix {
+            let short = std::mem::take(&mut scopes);
+            for mut scope in short {
+                if !scope.starts_with(prefix.as_str()) {
+                    scope.insert_str(0, prefix);
+                }
+                if !scopes.contains(&scope) {
+                    scopes.push(scope);
+                }
+            }
+        }
         let not_before = nbf
             .into_iter()
             .chain(iat)
@@ -981,6 +993,7 @@ impl ValidatorBuilder {
                 scope_claims: profile
                     .scope_claims
                     .unwrap_or_else(|| self.scope_claims.clone()),
+                scope_prefix: profile.scope_prefix,
                 client_id_claims: profile
                     .client_id_claims
                     .unwrap_or_else(|| vec!["client_id".to_owned(), "azp".to_owned()]),

@@ -433,7 +433,8 @@ fn entra_v2_user_and_app_tokens_are_accepted() {
         Some("AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ")
     );
     assert_eq!(user.client_id(), Some(CLIENT_APP));
-    assert_eq!(user.scopes(), ["mcp.tools", "mcp.read"]);
+    // `scp` holds short names; they read as the full names clients request.
+    assert_eq!(user.scopes(), [full("mcp.tools"), full("mcp.read")]);
 
     // Client credentials: application permissions in `roles`, no `scp`.
     let app = entra.accepts(
@@ -446,7 +447,16 @@ fn entra_v2_user_and_app_tokens_are_accepted() {
             .claim("oid", "b8b2a1c0-0000-4000-8000-000000000002"),
     );
     assert_eq!(app.client_id(), Some(CLIENT_APP));
-    assert_eq!(app.scopes(), ["mcp.tools"]);
+    assert_eq!(app.scopes(), [full("mcp.tools")]);
+    // A name already in full is not prefixed twice, nor repeated.
+    let both = entra
+        .accepts(entra_v2_token(&entra).claim("roles", json!([full("mcp.tools"), "mcp.read"])));
+    assert_eq!(both.scopes(), [full("mcp.tools"), full("mcp.read")]);
+}
+
+/// A scope as Entra clients request it: the API's default App ID URI, then the name.
+fn full(name: &str) -> String {
+    format!("api://{API_APP}/{name}")
 }
 
 #[test]
@@ -551,7 +561,10 @@ fn entra_v1_tokens_are_accepted_with_either_audience() {
         Some("l3_roISQU222bULS9yi2k0XpqpOiMz5H3ZACo1GeXA")
     );
     assert_eq!(user.client_id(), Some(CLIENT_APP));
-    assert_eq!(user.scopes(), ["user_impersonation", "mcp.tools"]);
+    assert_eq!(
+        user.scopes(),
+        [full("user_impersonation"), full("mcp.tools")]
+    );
     assert!(entra.check(token().audience(API_APP)).is_ok());
     entra.refuses(vec![
         (
@@ -618,18 +631,18 @@ fn entra_v1_tokens_are_accepted_with_either_audience() {
         .claim("scp", "mcp.tools")
         .claim("tid", TENANT)
         .claim("ver", "1.0");
-    assert_eq!(custom.accepts(shaped).scopes(), ["mcp.tools"]);
+    assert_eq!(custom.accepts(shaped).scopes(), [full("mcp.tools")]);
 }
 
 #[tokio::test]
 async fn entra_v2_token_reaches_the_handler_through_the_layer() {
     let entra = Provider::with(recipes::entra_v2(TENANT, API_APP), |b| {
-        b.require_scope("mcp.tools")
+        b.require_scope(full("mcp.tools"))
     });
     let (status, _, body) = call(&entra.auth, &entra_v2_token(&entra).sign()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["client_id"], CLIENT_APP);
-    assert_eq!(body["scopes"], json!(["mcp.tools", "mcp.read"]));
+    assert_eq!(body["scopes"], json!([full("mcp.tools"), full("mcp.read")]));
 
     let wrong_tenant = entra_v2_token(&entra).claim("tid", OTHER_TENANT).sign();
     let (status, headers, _) = call(&entra.auth, &wrong_tenant).await;
