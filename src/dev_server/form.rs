@@ -66,7 +66,7 @@ impl Params {
         Params { pairs }
     }
 
-    /// The value of `name`: `Ok(None)` when absent or empty, `Err(())` when repeated.
+    /// The value of `name`: `Ok(None)` when absent or empty, `Err(Repeated)` when repeated.
     pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
         let mut values = self
             .pairs
@@ -78,11 +78,6 @@ impl Params {
             return Err(Repeated);
         }
         Ok(first.filter(|v| !v.is_empty()))
-    }
-
-    /// How many times `name` appears.
-    pub(crate) fn count(&self, name: &str) -> usize {
-        self.pairs.iter().filter(|(n, _)| n == name).count()
     }
 }
 
@@ -181,6 +176,5 @@ mod tests {
         assert_eq!(params.get("b"), Ok(None));
         assert_eq!(params.get("c"), Ok(Some("3")));
         assert_eq!(params.get("d"), Ok(None));
-        assert_eq!(params.count("a"), 2);
     }
 }

@@ -95,13 +95,19 @@ pub(crate) fn consent(consent: &Consent<'_>) -> String {
 /// An error page for requests that cannot be answered with a redirect. `message` is fixed
 /// text of the server; `detail` may be client-supplied.
 pub(crate) fn error(message: &str, detail: Option<&str>) -> String {
+    notice("Authorization error", message, detail)
+}
+
+/// A page with a heading, a message and an optional detail (escaped, shown as code).
+pub(crate) fn notice(heading: &str, message: &str, detail: Option<&str>) -> String {
     let detail = detail
         .map(|d| format!("<p><code>{}</code></p>", escape(d)))
         .unwrap_or_default();
     page(
-        "Authorization error (development server)",
+        &format!("{heading} (development server)"),
         &format!(
-            "<h1>Authorization error</h1><p id=\"error\">{}</p>{detail}",
+            "<h1>{}</h1><p id=\"message\">{}</p>{detail}",
+            escape(heading),
             escape(message)
         ),
     )

@@ -263,8 +263,9 @@ fn preflight() -> Response<FullBody> {
 }
 
 fn home(shared: &Shared) -> String {
-    html::error(
-        "This is a development authorization server. Clients find it through its metadata:",
+    html::notice(
+        "Development authorization server",
+        "MCP clients find this server through its metadata:",
         Some(&shared.url(RFC8414)),
     )
 }
@@ -607,19 +608,6 @@ async fn authorize(shared: &Shared, query: Option<&str>) -> Response<FullBody> {
         Ok(None) => shared.scopes.iter().take(1).cloned().collect(),
         Err(_) => return refuse("invalid_request", "scope appears more than once"),
     };
-    for name in [
-        "client_id",
-        "redirect_uri",
-        "response_type",
-        "code_challenge",
-        "code_challenge_method",
-        "scope",
-        "resource",
-    ] {
-        if params.count(name) > 1 {
-            return refuse("invalid_request", "a parameter appears more than once");
-        }
-    }
     let grant = Grant {
         client_id: client.client_id,
         client_name: client.client_name,
@@ -670,7 +658,7 @@ fn approve(shared: &Shared, grant: Grant) -> Response<FullBody> {
         params.push(("state", state));
     }
     params.push(("iss", &shared.issuer));
-    // 303 after the consent form's POST, 302 otherwise: both make the browser GET.
+    // 303 See Other: the browser follows with a GET, after the consent form's POST too.
     redirect(StatusCode::SEE_OTHER, &redirect_url(&redirect_uri, &params))
 }
 
