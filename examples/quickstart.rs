@@ -311,7 +311,7 @@ opens the consent page in your browser (Allow), and gets its token.
 MCP Inspector:
   npx @modelcontextprotocol/inspector
   then Transport Type \"Streamable HTTP\", URL {resource}, Connect
-  (or open its Auth Settings and run the \"Guided OAuth Flow\" step by step)
+  (its auth settings also offer a guided OAuth flow, step by step)
 
 Claude Code:
   claude mcp add --transport http quickstart {resource}
