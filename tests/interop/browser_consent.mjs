@@ -43,11 +43,18 @@ const CLIENT_NAME = 'Browser Consent Test';
 let passed = 0;
 let failed = 0;
 async function run(name, scenario) {
+  let timer;
   try {
-    const note = await scenario();
+    // A hung browser is a FAIL with a reason, not the suite's timeout.
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timed out after 60 s')), 60000);
+    });
+    const note = await Promise.race([scenario(), timeout]);
+    clearTimeout(timer);
     passed += 1;
     console.log(`PASS ${name}${note ? ` (${note})` : ''}`);
   } catch (error) {
+    clearTimeout(timer);
     failed += 1;
     console.error(error?.stack ?? error);
     console.log(`FAIL ${name}: ${String(error?.message ?? error).split(/\s+/).join(' ').slice(0, 500)}`);
@@ -168,33 +175,33 @@ const context = await chromium.launchPersistentContext(profile, {
   ],
 });
 
+// One tab for every scenario, never closed: with the new headless mode, closing the last tab
+// can end the browser.
+const page = context.pages()[0] ?? (await context.newPage());
+page.setDefaultTimeout(15000);
+
 /** Opens the consent page for `scope`, checks what it shows, clicks `button`; the callback's parameters. */
 async function consent(scope, button, screenshot) {
   const request = authorizationUrl(scope);
-  const page = await context.newPage();
-  try {
-    const response = await page.goto(request.url);
-    if (response.status() !== 200) throw new Error(`consent page: HTTP ${response.status()}`);
-    const banner = await page.textContent('#dev-banner');
-    if (!/never use in production/i.test(banner ?? '')) throw new Error('no development-only banner on the consent page');
-    const name = await page.textContent('#client-name');
-    if (name !== CLIENT_NAME) throw new Error(`the page names the client ${JSON.stringify(name)}`);
-    const shown = await page.$$eval('#scopes code', (nodes) => nodes.map((n) => n.textContent));
-    if (shown.join(' ') !== scope) throw new Error(`the page lists scopes ${JSON.stringify(shown)}, asked ${scope}`);
-    if (screenshot) {
-      mkdirSync(dirname(screenshot), { recursive: true });
-      await page.screenshot({ path: screenshot, fullPage: true });
-      console.error(`consent page screenshot: ${screenshot}`);
-    }
-    const callback = nextCallback();
-    await page.click(button);
-    const params = await callback;
-    if (params.state !== request.state) throw new Error('the callback state differs from the request');
-    if (params.iss !== issuer) throw new Error(`the callback iss is ${params.iss}, want ${issuer}`);
-    return { params, verifier: request.verifier, shown };
-  } finally {
-    await page.close();
+  const response = await page.goto(request.url);
+  if (response.status() !== 200) throw new Error(`consent page: HTTP ${response.status()}`);
+  const banner = await page.textContent('#dev-banner');
+  if (!/never use in production/i.test(banner ?? '')) throw new Error('no development-only banner on the consent page');
+  const name = await page.textContent('#client-name');
+  if (name !== CLIENT_NAME) throw new Error(`the page names the client ${JSON.stringify(name)}`);
+  const shown = await page.$$eval('#scopes code', (nodes) => nodes.map((n) => n.textContent));
+  if (shown.join(' ') !== scope) throw new Error(`the page lists scopes ${JSON.stringify(shown)}, asked ${scope}`);
+  if (screenshot) {
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+    console.error(`consent page screenshot: ${screenshot}`);
   }
+  const callback = nextCallback();
+  await page.click(button);
+  const params = await callback;
+  if (params.state !== request.state) throw new Error('the callback state differs from the request');
+  if (params.iss !== issuer) throw new Error(`the callback iss is ${params.iss}, want ${issuer}`);
+  return { params, verifier: request.verifier, shown };
 }
 
 let firstToken;
@@ -234,7 +241,7 @@ await run('browser-consent-step-up', async () => {
   return `403 scope="${scope}" → consent page listed ${shown.join(', ')} → Allow → admin_reset 200`;
 });
 
-await context.close();
+await context.close().catch(() => {});
 rmSync(profile, { recursive: true, force: true });
 callbackServer.close();
 process.exit(failed ? 1 : 0);
