@@ -27,3 +27,16 @@ pub fn url_check_secure(url: &str, allow_http_loopback: bool) -> Result<(), &'st
 pub fn is_loopback_host(host: &str) -> bool {
     crate::url::is_loopback_host(host)
 }
+
+/// The development authorization server's `application/x-www-form-urlencoded` decoder (query
+/// strings and form bodies): the decoded pairs, or `None` when refused.
+#[cfg(feature = "dev-server")]
+pub fn form_parse(input: &str) -> Option<Vec<(String, String)>> {
+    crate::dev_server::form::parse(input)
+}
+
+/// The percent-encoding the development authorization server uses for redirect parameters.
+#[cfg(feature = "dev-server")]
+pub fn form_encode(value: &str) -> String {
+    crate::dev_server::form::encode(value)
+}

@@ -169,6 +169,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever pairs are encoded, decoding gives them back.
+        #[test]
+        fn encoded_pairs_decode_to_themselves(pairs in proptest::collection::vec((".+", ".*"), 0..6)) {
+            let input = pairs
+                .iter()
+                .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            proptest::prop_assert_eq!(parse(&input), Some(pairs));
+        }
+
+        /// Any input is decoded or refused, never a panic.
+        #[test]
+        fn any_input_is_decoded_or_refused(input in ".*") {
+            let _ = parse(&input);
+        }
+    }
+
     #[test]
     fn repeated_parameters_are_reported() {
         let params = Params::new(parse("a=1&a=2&b=&c=3").unwrap());

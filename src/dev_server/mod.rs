@@ -141,7 +141,7 @@
 //! [RFC 8252 §7.3]: https://www.rfc-editor.org/rfc/rfc8252#section-7.3
 //! [client ID metadata document]: https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/
 
-mod form;
+pub(crate) mod form;
 mod html;
 mod server;
 mod store;
