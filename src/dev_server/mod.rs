@@ -43,7 +43,9 @@
 //!   `redirect_uri` other than the authorization request's → `invalid_grant`; a `resource`
 //!   other than the code's → `invalid_target`; missing parameters → `invalid_request`; an
 //!   unknown client → `invalid_client`. A refresh token presented twice → `invalid_grant`,
-//!   and its whole family is revoked. A refresh may narrow the scope, never widen it.
+//!   and its whole family is revoked. A refresh may narrow the scope, never widen it
+//!   (`invalid_scope`). A code or refresh token in a well-formed request is spent, even one
+//!   refused for its client, redirect URI, verifier, resource or scope.
 //!
 //! # Example
 //!

@@ -430,7 +430,8 @@ fn is_acceptable_redirect_uri(uri: &str) -> bool {
 }
 
 /// Whether `requested` is one of `registered`: exact string match, except that `http`
-/// loopback URIs match whatever their port (RFC 8252 §7.3).
+/// loopback URIs match whatever their port (RFC 8252 §7.3), and an empty path there is `/`
+/// (`http://127.0.0.1:33418` and `http://127.0.0.1:33418/` are one URI, RFC 3986 §6.2.3).
 fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
     if registered.iter().any(|r| r == requested) {
         return true;
@@ -446,10 +447,14 @@ fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
             known.is_http()
                 && known.host.eq_ignore_ascii_case(asked.host)
                 && known.is_loopback()
-                && known.path == asked.path
+                && or_slash(known.path) == or_slash(asked.path)
                 && known.query == asked.query
         })
     })
+}
+
+fn or_slash(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
 }
 
 // ---- client id metadata documents -------------------------------------------------------------
