@@ -722,14 +722,38 @@ async fn serve_client_document(claimed: Option<&str>) -> (String, Arc<AtomicUsiz
     });
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&fetches);
-    let app = axum::Router::new().route(
-        "/client.json",
-        axum::routing::get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let document = document.clone();
-            async move { axum::Json(document) }
-        }),
-    );
+    // A valid document for its own URL, but 64 KiB long (in a member nobody reads).
+    let big_url = format!("http://{addr}/big.json");
+    let big = json!({
+        "client_id": big_url,
+        "redirect_uris": [REDIRECT_URI],
+        "client_uri": format!("https://app.example/{}", "x".repeat(64 * 1024)),
+    });
+    let app = axum::Router::new()
+        .route(
+            "/client.json",
+            axum::routing::get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let document = document.clone();
+                async move { axum::Json(document) }
+            }),
+        )
+        .route(
+            "/moved.json",
+            axum::routing::get(|| async {
+                (
+                    axum::http::StatusCode::FOUND,
+                    [(axum::http::header::LOCATION, "/client.json")],
+                )
+            }),
+        )
+        .route(
+            "/big.json",
+            axum::routing::get(move || {
+                let big = big.clone();
+                async move { axum::Json(big) }
+            }),
+        );
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, fetches)
 }
@@ -853,4 +877,32 @@ async fn a_stopped_server_stops_answering() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(refused);
+}
+
+#[tokio::test]
+async fn a_client_metadata_document_behind_a_redirect_or_too_large_is_refused() {
+    let (url, fetches) = serve_client_document(None).await;
+    let server = DevAuthServer::builder()
+        .resource(RESOURCE)
+        .scopes(["mcp:tools"])
+        .allowed_cimd_host("127.0.0.1")
+        .allow_http_cimd_loopback(true)
+        .start()
+        .await
+        .unwrap();
+    for client_id in [
+        url.replace("/client.json", "/moved.json"),
+        url.replace("/client.json", "/big.json"),
+        url.replace("/client.json", "/missing.json"),
+        url.replace("/client.json", "/a/../client.json"),
+    ] {
+        let response = authorize(&server, &authorization_params(&client_id)).await;
+        assert_eq!(response.status(), 400, "{client_id}");
+        assert!(response.headers().get("location").is_none(), "{client_id}");
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
+    );
 }
