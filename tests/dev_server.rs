@@ -626,6 +626,24 @@ async fn the_token_endpoint_refuses_malformed_requests_with_the_right_error() {
         let got = oauth_error(post_token(&server, &form).await).await;
         assert_eq!(got, (status, error.to_owned()), "{name}");
     }
+    // A confidential client's credentials: refused, with a challenge (RFC 6749 §5.2).
+    let response = http()
+        .post(server.token_endpoint())
+        .header("authorization", "Basic Yzpz")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=authorization_code")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().contains_key("www-authenticate"));
+    assert_eq!(
+        oauth_error(response).await,
+        (401, "invalid_client".to_owned())
+    );
+    // The token endpoint takes POST only.
+    let response = http().get(server.token_endpoint()).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST, OPTIONS");
 }
 
 #[tokio::test]

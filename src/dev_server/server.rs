@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -97,7 +97,7 @@ impl Shared {
 }
 
 pub(super) async fn respond(
-    shared: std::sync::Arc<Shared>,
+    shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<FullBody>, Infallible> {
     let method = request.method().clone();
@@ -125,13 +125,10 @@ pub(super) async fn respond(
                 token(&shared, basic, request.into_body()).await
             }
             ("/", &Method::GET) => html_page(StatusCode::OK, home(&shared)),
-            (RFC8414 | OPENID | JWKS | REGISTER | AUTHORIZE | CONSENT | TOKEN | "/", _) => {
-                oauth_error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "invalid_request",
-                    "method not allowed",
-                )
+            (RFC8414 | OPENID | JWKS | AUTHORIZE | "/", _) => {
+                method_not_allowed("GET, HEAD, OPTIONS")
             }
+            (REGISTER | CONSENT | TOKEN, _) => method_not_allowed("POST, OPTIONS"),
             _ => oauth_error(StatusCode::NOT_FOUND, "invalid_request", "no such endpoint"),
         }
     };
@@ -162,6 +159,18 @@ fn oauth_error(
 ) -> Response<FullBody> {
     tracing::debug!(target: TRACE_TARGET, error, description, "development authorization server refused a request");
     json_response(status, Some(error), description)
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<FullBody> {
+    let mut response = oauth_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "method not allowed",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 fn html_page(status: StatusCode, body: String) -> Response<FullBody> {
@@ -714,11 +723,17 @@ async fn token(shared: &Shared, authorization_header: bool, body: Incoming) -> R
         );
     };
     if authorization_header {
-        return oauth_error(
+        // RFC 6749 §5.2: a client that tried the Authorization header gets a challenge.
+        let mut response = oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "only public clients (token_endpoint_auth_method none) are supported",
         );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"development authorization server\""),
+        );
+        return response;
     }
     let Ok(Some(grant_type)) = params.get("grant_type") else {
         return oauth_error(
