@@ -924,3 +924,105 @@ async fn a_client_metadata_document_behind_a_redirect_or_too_large_is_refused() 
         "the redirect was not followed"
     );
 }
+
+/// The quickstart's wiring in miniature: the layer trusts the development authorization
+/// server through discovery, and a tool that needs `mcp:admin` is reached by step-up.
+#[tokio::test]
+async fn step_up_through_the_layer_403_then_reauthorization_for_the_challenged_scope() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let server = DevAuthServer::builder()
+        .resource(resource.clone())
+        .scopes(["mcp:tools", "mcp:admin"])
+        .auto_approve(true)
+        .start()
+        .await
+        .unwrap();
+    let auth = McpAuth::builder(resource.clone())
+        .authorization_server(server.issuer())
+        .allow_http_loopback(true)
+        .require_scope("mcp:tools")
+        .tool_scope("admin_reset", "mcp:admin")
+        .scopes_supported(["mcp:tools", "mcp:admin"])
+        .build()
+        .unwrap();
+    let metadata_url = auth.metadata_url().to_owned();
+    let app = axum::Router::new()
+        .route("/mcp", axum::routing::post(|| async { "tool ran" }))
+        .layer(auth.layer());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // The protected resource metadata names the development server.
+    let prm: Value = http()
+        .get(&metadata_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prm["authorization_servers"], json!([server.issuer()]));
+
+    let client_id = register_client(&server, "step-up").await;
+    let token_for = |scope: String| {
+        let (server, client_id, resource) = (&server, &client_id, &resource);
+        async move {
+            let params = with(
+                with(authorization_params(client_id), "resource", Some(resource)),
+                "scope",
+                Some(&scope),
+            );
+            let code = redirect_params(&authorize(server, &params).await)["code"].clone();
+            let response = post_token(
+                server,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("client_id", client_id),
+                    ("code_verifier", VERIFIER),
+                    ("resource", resource),
+                ],
+            )
+            .await;
+            let tokens: Value = response.json().await.unwrap();
+            tokens["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let call_admin_reset = |token: String| {
+        let resource = resource.clone();
+        async move {
+            http()
+                .post(resource)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .header("mcp-protocol-version", "2025-06-18")
+                .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_reset","arguments":{}}}"#)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let denied = call_admin_reset(token_for("mcp:tools".to_owned()).await).await;
+    assert_eq!(denied.status(), 403);
+    let challenge = denied.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    let scope = challenge
+        .split("scope=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(scope.split(' ').any(|s| s == "mcp:admin"), "{scope}");
+
+    let allowed = call_admin_reset(token_for(scope).await).await;
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.text().await.unwrap(), "tool ran");
+}
