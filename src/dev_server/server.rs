@@ -606,11 +606,7 @@ async fn authorize(shared: &Shared, query: Option<&str>) -> Response<FullBody> {
     };
     let scope = match params.get("scope") {
         Ok(Some(scope)) => {
-            let scope: Vec<String> = scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let scope = scope_list(scope);
             if scope
                 .iter()
                 .any(|s| s != OFFLINE_ACCESS && !shared.scopes.contains(s))
@@ -652,6 +648,17 @@ async fn authorize(shared: &Shared, query: Option<&str>) -> Response<FullBody> {
             action: CONSENT,
         }),
     )
+}
+
+/// The scopes of a `scope` parameter, in order, each once.
+fn scope_list(scope: &str) -> Vec<String> {
+    let mut list: Vec<String> = Vec::new();
+    for token in scope.split(' ').filter(|s| !s.is_empty()) {
+        if !list.iter().any(|s| s == token) {
+            list.push(token.to_owned());
+        }
+    }
+    list
 }
 
 /// Issues a code for `grant` and sends it to the client.
@@ -845,11 +852,7 @@ async fn token(shared: &Shared, authorization_header: bool, body: Incoming) -> R
             }
             let scope = match params.get("scope") {
                 Ok(Some(asked)) => {
-                    let asked: Vec<String> = asked
-                        .split(' ')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+                    let asked = scope_list(asked);
                     if asked.iter().any(|s| !grant.scope.contains(s)) {
                         return oauth_error(
                             StatusCode::BAD_REQUEST,
@@ -949,6 +952,12 @@ mod tests {
             &registered,
             "http://evil.example/callback"
         ));
+    }
+
+    #[test]
+    fn scope_lists_keep_order_and_drop_repeats() {
+        assert_eq!(scope_list(" a  b a c "), ["a", "b", "c"]);
+        assert!(scope_list("").is_empty());
     }
 
     #[test]
