@@ -1,20 +1,26 @@
-//! Quickstart: an MCP server that only answers requests carrying a valid OAuth access token.
+//! Quickstart: an MCP server that only answers requests carrying a valid OAuth access token,
+//! and a development authorization server next to it, so that real MCP clients (MCP Inspector,
+//! Claude Code, VS Code) go through the whole OAuth flow against it.
 //!
 //! ```text
-//! cargo run --example quickstart            # http://127.0.0.1:8080/mcp
-//! PORT=9000 cargo run --example quickstart  # http://127.0.0.1:9000/mcp
+//! cargo run --example quickstart                       # MCP on :8080, authorization server on :8081
+//! PORT=9000 DEV_AS_PORT=9001 cargo run --example quickstart
+//! DEV_AS_AUTO_APPROVE=1 cargo run --example quickstart  # no consent page (scripted tests)
 //! ```
 //!
-//! No identity provider is needed: tokens come from an **embedded development issuer**
-//! ([`TestIssuer`]) whose signing key is generated in memory at every start. The program prints
-//! ready-made tokens and `curl` commands that walk through 401 → metadata → 200, then a 403
-//! step-up challenge for a tool that needs a scope the token lacks.
+//! No identity provider is needed: a **development authorization server**
+//! ([`DevAuthServer`]) runs in the same process, with a signing key generated in memory at
+//! every start, dynamic client registration, a consent page and refresh tokens. The program
+//! prints how to connect MCP Inspector, Claude Code and VS Code, and also ready-made tokens
+//! with `curl` commands that walk through 401 → metadata → 200, then a 403 step-up challenge
+//! for a tool that needs a scope the token lacks.
 //!
 //! # DEVELOPMENT ONLY
 //!
-//! **Never use [`TestIssuer`] in production.** Whoever runs this program holds the signing key
-//! and can mint any token the server accepts. A real deployment trusts its authorization
-//! server's published keys instead; see the `protected_server` example.
+//! **Never use [`DevAuthServer`] in production.** It grants tokens to anyone on this machine
+//! who clicks Allow, and whoever runs this program holds its signing key. A real deployment
+//! trusts its authorization server's published keys instead; see the `protected_server`
+//! example.
 //!
 //! # What is where
 //!
@@ -22,13 +28,16 @@
 //!   POST stands alone: no session, no SSE stream.
 //! * It is nested at `/mcp` in an axum [`Router`], and [`McpAuth::layer`] wraps the whole
 //!   router: it answers the protected resource metadata (RFC 9728) at
-//!   `/.well-known/oauth-protected-resource/mcp` and refuses every other request without a
-//!   valid bearer token (401 with a `WWW-Authenticate` challenge that points clients to the
-//!   metadata).
+//!   `/.well-known/oauth-protected-resource/mcp`, which names the development authorization
+//!   server, and refuses every other request without a valid bearer token (401 with a
+//!   `WWW-Authenticate` challenge that points clients to the metadata).
+//! * The layer trusts the development authorization server like any other: its keys come from
+//!   the JWKS its RFC 8414 metadata names.
 //! * Per-tool scopes are enforced by the layer too: `tool_scope("admin_reset", "mcp:admin")`
 //!   makes a `tools/call` of `admin_reset` without `mcp:admin` get HTTP 403
 //!   `insufficient_scope`, whose `WWW-Authenticate` challenge names the scopes to ask for
-//!   (step-up authorization). The tool never runs for such a token.
+//!   (step-up authorization): clients then send the user back to the consent page for
+//!   `mcp:admin`. The tool never runs for such a token.
 //! * Requests that pass reach the tools with a [`VerifiedToken`] in the HTTP request's
 //!   extensions, and without their `Authorization` header (tools must never forward the
 //!   client's token). The tools read it from the `http::request::Parts` rmcp hands them.
@@ -38,7 +47,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use http::request::Parts;
-use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth::dev_server::DevAuthServer;
 use mcp_server_auth::{McpAuth, VerifiedToken};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
@@ -128,12 +137,13 @@ impl Quickstart {
 impl ServerHandler for Quickstart {}
 
 // ---------------------------------------------------------------------------------------------
-// Wiring: dev issuer, auth configuration, router.
+// Wiring: development authorization server, auth configuration, router.
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // `RUST_LOG=mcp_server_auth=debug` shows why each request was refused.
+    // The development authorization server logs a warning at start. `RUST_LOG=mcp_server_auth=debug`
+    // also shows why each request was refused.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -141,13 +151,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .init();
 
-    let port: u16 = match std::env::var("PORT") {
-        Ok(value) => value
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, got {value:?}"))?,
-        Err(_) => 8080,
-    };
-    // Loopback only: this server trusts a key anyone running it holds.
+    let port = port_from_env("PORT", 8080)?;
+    let as_port = port_from_env("DEV_AS_PORT", 8081)?;
+    let auto_approve = matches!(
+        std::env::var("DEV_AS_AUTO_APPROVE").as_deref(),
+        Ok("1" | "true" | "yes")
+    );
+
+    // Loopback only: this server trusts an authorization server that hands out tokens to anyone.
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let addr = listener.local_addr()?;
 
@@ -155,11 +166,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // `resource` published in the metadata.
     let resource = format!("http://{addr}/mcp");
 
-    // DEVELOPMENT ONLY: an issuer with a signing key generated right now, in memory.
-    let dev_issuer = TestIssuer::new(format!("http://{addr}/dev-issuer"));
+    // DEVELOPMENT ONLY: an authorization server with a signing key generated right now.
+    let dev_as = DevAuthServer::builder()
+        .port(as_port)
+        .resource(resource.clone())
+        .scopes([TOOLS_SCOPE, ADMIN_SCOPE])
+        .auto_approve(auto_approve)
+        .start()
+        .await?;
 
     let auth = McpAuth::builder(resource.clone())
-        .issuer(dev_issuer.issuer(), dev_issuer.keys())
+        // Keys from the authorization server's metadata and JWKS, as with a real one.
+        .authorization_server(dev_as.issuer())
         .require_scope(TOOLS_SCOPE)
         // `tools/call` of admin_reset also needs mcp:admin: 403 with a step-up challenge
         // otherwise, so the tool itself need not check.
@@ -185,7 +203,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // document itself and protects every route, including ones added later.
     let app = Router::new().nest_service("/mcp", mcp).layer(auth.layer());
 
-    let tools_token = dev_issuer
+    // Tokens without OAuth, signed with the authorization server's own key.
+    let tools_token = dev_as
+        .signer()
         .token()
         .audience(resource.clone())
         .subject("dev-user")
@@ -193,7 +213,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .scope(TOOLS_SCOPE)
         .expires_in(3600)
         .sign();
-    let admin_token = dev_issuer
+    let admin_token = dev_as
+        .signer()
         .token()
         .audience(resource.clone())
         .subject("dev-admin")
@@ -202,13 +223,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .expires_in(3600)
         .sign();
 
-    print_instructions(
-        &resource,
-        &auth,
-        dev_issuer.issuer(),
-        &tools_token,
-        &admin_token,
-    );
+    print_instructions(&resource, &auth, &dev_as, &tools_token, &admin_token);
 
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -219,6 +234,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// The port in the environment variable `name`, or `default`.
+fn port_from_env(name: &str, default: u16) -> Result<u16, String> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .map_err(|_| format!("{name} must be a port number, got {value:?}")),
+        Err(_) => Ok(default),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,11 +273,17 @@ fn curl_post(url: &str, authorization: Option<&str>, extra_headers: &[&str], bod
 fn print_instructions(
     resource: &str,
     auth: &McpAuth,
-    issuer: &str,
+    dev_as: &DevAuthServer,
     tools_token: &str,
     admin_token: &str,
 ) {
     let metadata_url = auth.metadata_url();
+    let issuer = dev_as.issuer();
+    let consent = if dev_as.auto_approve() {
+        "off (DEV_AS_AUTO_APPROVE=1: every request is approved at once)"
+    } else {
+        "on (set DEV_AS_AUTO_APPROVE=1 to approve without it)"
+    };
     let version = "MCP-Protocol-Version: 2025-06-18";
     let rule = "=".repeat(78);
     println!(
@@ -260,19 +291,41 @@ fn print_instructions(
 {rule}
   mcp-server-auth quickstart
 
-  !!! DEVELOPMENT ONLY !!!  Tokens come from an embedded dev issuer whose signing
-  key was generated in memory at startup. Anyone running this program can mint
-  tokens it accepts. Never use TestIssuer in production.
+  !!! DEVELOPMENT ONLY !!!  The authorization server below is a development
+  server: it gives tokens to anyone on this machine who clicks Allow, and its
+  signing key was generated in memory at startup. Never use it in production.
 {rule}
 
 MCP endpoint (resource)      {resource}
 Protected resource metadata  {metadata_url}
-Dev issuer (iss)             {issuer}
-                             (not a real authorization server: OAuth clients find
-                             it in the metadata but cannot log in there; paste a
-                             token below instead)
+Authorization server         {issuer}
+AS metadata                  {as_metadata}
+Consent page                 {consent}
 
-Tokens, valid for 1 hour, aud = {resource}
+Scopes: {TOOLS_SCOPE} (every request), {ADMIN_SCOPE} (tools/call admin_reset: step-up)
+
+---- Connect your MCP client -------------------------------------------------
+Each client finds the authorization server from the 401, registers itself,
+opens the consent page in your browser (Allow), and gets its token.
+
+MCP Inspector:
+  npx @modelcontextprotocol/inspector
+  then Transport Type \"Streamable HTTP\", URL {resource}, Connect
+  (its auth settings also offer a guided OAuth flow, step by step)
+
+Claude Code:
+  claude mcp add --transport http quickstart {resource}
+  then /mcp in Claude Code, select quickstart, Authenticate
+
+VS Code (.vscode/mcp.json), then Start on the server entry:
+  {{ \"servers\": {{ \"quickstart\": {{ \"type\": \"http\", \"url\": \"{resource}\" }} }} }}
+
+Step-up: ask the client to call admin_reset. The server answers 403
+insufficient_scope naming {ADMIN_SCOPE}; the client sends you back to the consent
+page, which now lists {ADMIN_SCOPE}; Allow, and the call goes through.
+
+---- Or with curl and a ready token ------------------------------------------
+Tokens signed by the same authorization server, valid for 1 hour, aud = {resource}
 
   scope \"{TOOLS_SCOPE}\" (sub dev-user):
 {tools_token}
@@ -305,9 +358,9 @@ curl -sS -w '\\n' {metadata_url}
 #    the same call with $ADMIN_TOKEN: 200, the tool's result
 {admin_ok}
 
-Or point any MCP client at {resource} with the header
-Authorization: Bearer <token>.  Ctrl-C stops the server.
+Ctrl-C stops both servers.
 ",
+        as_metadata = dev_as.metadata_url(),
         no_token = curl_post(resource, None, &[], INITIALIZE),
         initialize = curl_post(resource, Some("Bearer $TOKEN"), &[], INITIALIZE),
         whoami = curl_post(resource, Some("Bearer $TOKEN"), &[version], CALL_WHOAMI),

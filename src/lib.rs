@@ -40,6 +40,10 @@ pub mod axum;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+#[cfg(feature = "dev-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
+pub mod dev_server;
+
 pub use auth::{
     GuardedService, McpAuth, McpAuthBuilder, McpAuthCorsLayer, McpAuthLayer, MetadataLayer,
     PrefetchError, ServeMetadata,

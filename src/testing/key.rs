@@ -227,7 +227,7 @@ impl Drop for KeyChain {
 }
 
 #[allow(clippy::panic)]
-pub(super) fn unreachable_rng() -> ! {
+pub(crate) fn unreachable_rng() -> ! {
     panic!("the system random number generator failed")
 }
 

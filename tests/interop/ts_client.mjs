@@ -20,11 +20,17 @@ const { Client } = await importDep('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = await importDep('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { UnauthorizedError } = await importDep('@modelcontextprotocol/sdk/client/auth.js');
 
-const TEST_USER = 'interop-user';
+const DEFAULT_USER = 'interop-user';
 const REDIRECT_URI = 'http://127.0.0.1:1/callback'; // never contacted: the redirect is read
 
 const { values: args } = parseArgs({
-  options: { mcp: { type: 'string' }, issuer: { type: 'string' } },
+  options: {
+    mcp: { type: 'string' },
+    issuer: { type: 'string' },
+    // The `sub` the authorization server's tokens carry, and the prefix of the scenario names.
+    user: { type: 'string', default: DEFAULT_USER },
+    label: { type: 'string', default: 'ts-sdk' },
+  },
 });
 if (!args.mcp || !args.issuer) {
   console.error('usage: ts_client.mjs --mcp <url> --issuer <url>');
@@ -175,7 +181,7 @@ async function withAuthorization(action, onRetry) {
   }
 }
 
-await run('ts-sdk-flow', async () => {
+await run(`${args.label}-flow`, async () => {
   transport = newTransport();
   client = new Client({ name: 'mcp-server-auth-interop', version: '0.0.0' });
   await withAuthorization(
@@ -217,11 +223,11 @@ await run('ts-sdk-flow', async () => {
   if (header.typ !== 'at+jwt' || payload.aud !== args.mcp || payload.iss !== args.issuer) {
     throw new Error(`token typ=${header.typ} aud=${payload.aud} iss=${payload.iss}`);
   }
-  if (identity.sub !== TEST_USER) throw new Error(`whoami sub=${identity.sub}, want ${TEST_USER}`);
+  if (identity.sub !== args.user) throw new Error(`whoami sub=${identity.sub}, want ${args.user}`);
   return `${steps.join(' → ')} → tools/list (${names.length} tools) → whoami sub=${identity.sub}; token ${token.length} chars, scope='${payload.scope}'`;
 });
 
-await run('ts-sdk-metadata-protocol-version', async () => {
+await run(`${args.label}-metadata-protocol-version`, async () => {
   const prm = exchanges.filter((e) => e.path.includes('/.well-known/oauth-protected-resource'));
   if (!prm.length) throw new Error('the SDK fetched no protected resource metadata');
   const withHeader = prm.filter((e) => e.protocolVersion);
@@ -239,7 +245,7 @@ await run('ts-sdk-metadata-protocol-version', async () => {
 // same transport refuses every retry the same way. Workaround, in the app: on that error, forget
 // the refresh token, connect a new transport and retry; the SDK then starts a new authorization
 // for the challenged scope.
-await run('ts-sdk-step-up', async () => {
+await run(`${args.label}-step-up`, async () => {
   if (!client) throw new Error('not run: ts-sdk-flow did not connect');
   const before = exchanges.length;
   const authorizations = provider.authorizationUrls.length;
