@@ -162,7 +162,7 @@ pub enum TokenErrorKind {
     WrongAudience,
     /// The issuer's keys are unavailable; answered with 503, not 401.
     KeysUnavailable,
-    /// A claim an [`IssuerProfile`](crate::profile::IssuerProfile) requires is missing or has
+    /// A claim an [`IssuerProfile`] requires is missing or has
     /// another value.
     ClaimMismatch,
     /// A [`policy`](crate::profile::IssuerProfile::policy) check refused the token's holder;
