@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::introspection_server::{
     CLIENT_ID, CLIENT_SECRET, ClientCredentials, IntrospectionServer, form_decode,
 };
-use common::{bind, challenge, client, serve};
+use common::{App, app, challenge, client};
 use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::introspect::{ClientAuth, Introspection, MAX_RESPONSE_BYTES};
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile};
@@ -20,31 +20,6 @@ use mcp_server_auth::testing::{TestIssuer, unix_now};
 use mcp_server_auth::validate::TokenErrorKind;
 use mcp_server_auth::{ConfigError, McpAuth, McpAuthBuilder};
 use serde_json::{Value, json};
-
-/// A server guarded by an `McpAuth` built by `configure` (which starts with
-/// `require_scope("mcp:tools")` and `allow_http_loopback(true)`).
-struct App {
-    url: String,
-    resource: String,
-    auth: McpAuth,
-}
-
-async fn app(configure: impl FnOnce(McpAuthBuilder) -> McpAuthBuilder) -> App {
-    let (listener, resource) = bind().await;
-    let auth = configure(
-        McpAuth::builder(resource.clone())
-            .require_scope("mcp:tools")
-            .allow_http_loopback(true),
-    )
-    .build()
-    .unwrap();
-    serve(listener, &auth);
-    App {
-        url: resource.clone(),
-        resource,
-        auth,
-    }
-}
 
 /// An app whose only issuer is `server`, introspected at its configured endpoint.
 async fn introspecting_app(server: &IntrospectionServer) -> App {

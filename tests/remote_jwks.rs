@@ -9,37 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use mcp_server_auth::McpAuth;
 use mcp_server_auth::keys::RemoteJwks;
 use mcp_server_auth::keys::remote::{KeyFetchError, RemoteJwksBuilder};
 use mcp_server_auth::testing::TestIssuer;
 use serde_json::Value;
-
-/// A server guarded by an `McpAuth` built by `configure`, plus its resource URI.
-struct App {
-    url: String,
-    resource: String,
-    auth: McpAuth,
-}
-
-async fn app(
-    configure: impl FnOnce(mcp_server_auth::McpAuthBuilder) -> mcp_server_auth::McpAuthBuilder,
-) -> App {
-    let (listener, resource) = bind().await;
-    let auth = configure(
-        McpAuth::builder(resource.clone())
-            .require_scope("mcp:tools")
-            .allow_http_loopback(true),
-    )
-    .build()
-    .unwrap();
-    serve(listener, &auth);
-    App {
-        url: resource.clone(),
-        resource,
-        auth,
-    }
-}
 
 impl App {
     async fn send(&self, token: &str) -> reqwest::Response {

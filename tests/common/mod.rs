@@ -193,6 +193,33 @@ pub async fn start_with_keys(
     }
 }
 
+/// A server guarded by an `McpAuth` built by `configure` (which starts with
+/// `require_scope("mcp:tools")` and `allow_http_loopback(true)`), at `url`, its resource URI.
+/// Test files add the requests they need in `impl App` blocks of their own.
+pub struct App {
+    pub url: String,
+    pub resource: String,
+    pub auth: McpAuth,
+}
+
+/// Starts an [`App`].
+pub async fn app(configure: impl FnOnce(McpAuthBuilder) -> McpAuthBuilder) -> App {
+    let (listener, resource) = bind().await;
+    let auth = configure(
+        McpAuth::builder(resource.clone())
+            .require_scope("mcp:tools")
+            .allow_http_loopback(true),
+    )
+    .build()
+    .unwrap();
+    serve(listener, &auth);
+    App {
+        url: resource.clone(),
+        resource,
+        auth,
+    }
+}
+
 /// A listener on 127.0.0.1:0 and the resource URI it will serve.
 pub async fn bind() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
