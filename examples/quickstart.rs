@@ -201,7 +201,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // The layer goes on the outermost router, so it sees full paths: it serves the metadata
     // document itself and protects every route, including ones added later.
-    let app = Router::new().nest_service("/mcp", mcp).layer(auth.layer());
+    // With CORS, so that browser-based clients (MCP Inspector in direct mode, from
+    // http://localhost:6274) can call it: a loopback resource accepts loopback origins.
+    let app = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(auth.layer_with_cors());
 
     // Tokens without OAuth, signed with the authorization server's own key.
     let tools_token = dev_as
