@@ -56,8 +56,8 @@
 //!
 //! An issuer table: `issuer` (required), `jwks_uri`, `verify_jwts` (default `true`: keys from
 //! discovery or `jwks_uri`), `audiences`, `typ` (`lenient`/`strict`), `scope_claims`, `scope_prefix`,
-//! `client_id_claims`, `leeway_secs`, `required_claims` (`{ claim, equals }` or
-//! `{ claim, contains }`), `introspection` (`endpoint`, `client_id`, `client_secret`,
+//! `client_id_claims`, `leeway_secs`, `required_claims` (`{ claim, equals }`,
+//! `{ claim, contains }` or `{ claim, present = true }`), `introspection` (`endpoint`, `client_id`, `client_secret`,
 //! `client_auth`: `client_secret_basic` (default), `client_secret_post` or `none`,
 //! `timeout_secs`, `cache`: as `token_cache`). With one issuer, the variables
 //! `MCP_AUTH_JWKS_URI`, `MCP_AUTH_VERIFY_JWTS` and `MCP_AUTH_INTROSPECTION_ENDPOINT`,
@@ -196,12 +196,27 @@ impl McpAuthConfig {
     /// The configuration in the process environment's `MCP_AUTH_*` variables. Nothing is
     /// checked until [`build`](Self::build), which names variables in its problems.
     pub fn from_env() -> Self {
-        McpAuthConfig::from_env_vars(std::env::vars_os().filter_map(|(name, value)| {
-            Some((
-                name.into_string().ok()?,
-                value.into_string().unwrap_or_default(),
-            ))
-        }))
+        let mut unreadable = Vec::new();
+        let vars: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(name, value)| {
+                let name = name.into_string().ok()?;
+                match value.into_string() {
+                    Ok(value) => Some((name, value)),
+                    Err(_) => {
+                        unreadable.push(name);
+                        None
+                    }
+                }
+            })
+            .collect();
+        let mut config = McpAuthConfig::from_env_vars(vars);
+        for name in unreadable.into_iter().filter(|n| n.starts_with(ENV_PREFIX)) {
+            config.env_problems.push(Problem {
+                field: name,
+                message: "is not valid UTF-8".to_owned(),
+            });
+        }
+        config
     }
 
     /// As [`from_env`](Self::from_env), from the given variables (for tests and for
@@ -639,7 +654,13 @@ impl Reader<'_> {
                 self.problem(&field, "has an empty name");
                 continue;
             }
-            for item in self.scope_list(value, &format!("{field}.{key}")) {
+            let entry = format!("{field}.{key}");
+            let scopes = self.scope_list(value, &entry);
+            if scopes.is_empty() && matches!(value, Value::Array(items) if items.is_empty()) {
+                // Fail closed: an entry meant to require a scope must name one.
+                self.problem(&entry, "names no scope");
+            }
+            for item in scopes {
                 out.push((key.clone(), item));
             }
         }
@@ -1048,17 +1069,34 @@ impl Reader<'_> {
             }
             let equals = requirement.get("equals").map(|(v, _)| v.clone());
             let contains = requirement.get("contains").map(|(v, _)| v.clone());
-            let made = match (claim, equals, contains) {
-                (Some(claim), Some(value), None) => Some(ClaimRequirement::equals(claim, value)),
-                (Some(claim), None, Some(value)) => Some(ClaimRequirement::contains(claim, value)),
-                (_, Some(_), Some(_)) | (_, None, None) => {
-                    self.problem(
-                        &requirement.field("claim"),
-                        "needs exactly one of `equals` and `contains`",
-                    );
+            let present = match requirement.get("present") {
+                None => None,
+                Some((Value::Bool(true), _)) => Some(()),
+                Some((_, field)) => {
+                    self.problem(&field, "must be true (leave it out otherwise)");
                     None
                 }
-                _ => None,
+            };
+            let kinds = usize::from(equals.is_some())
+                + usize::from(contains.is_some())
+                + usize::from(members.contains_key("present"));
+            let made = if kinds == 1 {
+                match (claim, equals, contains, present) {
+                    (Some(claim), Some(value), _, _) => {
+                        Some(ClaimRequirement::equals(claim, value))
+                    }
+                    (Some(claim), _, Some(value), _) => {
+                        Some(ClaimRequirement::contains(claim, value))
+                    }
+                    (Some(claim), _, _, Some(())) => Some(ClaimRequirement::present(claim)),
+                    _ => None,
+                }
+            } else {
+                self.problem(
+                    &requirement.field("claim"),
+                    "needs exactly one of `equals`, `contains` and `present`",
+                );
+                None
             };
             self.finish(&requirement);
             if let Some(made) = made {

@@ -5,10 +5,13 @@
 //! Keycloak and oidc-provider on request). Configure [`Introspection`] for such an issuer with
 //! [`McpAuthBuilder::introspection`](crate::McpAuthBuilder::introspection):
 //!
-//! * **Which tokens.** A token that is not a JWT goes to the one issuer configured with
-//!   introspection. A JWT naming that issuer is verified with its keys if it has any, and
-//!   introspected otherwise. A token is never sent to an authorization server other than
-//!   that one.
+//! * **Which tokens.** A JWT (three dot-separated segments) names its issuer: it is verified
+//!   with that issuer's keys if it has any, and introspected at that issuer otherwise. Any
+//!   other token but a JWE (five segments) is opaque: it names no issuer, so it goes to the
+//!   one issuer configured with introspection (a second one is refused at build time). So
+//!   configure introspection only where the other issuers' tokens are JWTs: an opaque token
+//!   of another authorization server would be sent to this one, which answers
+//!   `active: false`.
 //! * **The request.** `POST` to the endpoint, from configuration or from the issuer's RFC 8414
 //!   (or OpenID Connect) metadata `introspection_endpoint`, with `token` and
 //!   `token_type_hint=access_token`. The resource server authenticates as a client with
@@ -18,8 +21,15 @@
 //! * **The answer.** `active: false` is 401 `invalid_token`. An `active: true` answer passes
 //!   the same checks as a JWT's claims, under the issuer's [profile](crate::profile): `exp`
 //!   required, `nbf`/`iat`, `aud` naming the resource or an alias, required claims, scopes,
-//!   policies. Its `iss`, when present, must be the issuer; a `token_type` other than an
-//!   access token's (`Bearer`, `access_token`, the RFC 8693 URN) is refused.
+//!   policies. Its `iss`, when present, must be the issuer. An answer about another kind of
+//!   token is refused: a `token_type` other than an access token's (`Bearer`, `access_token`,
+//!   the RFC 8693 URN), a `token_use` other than `access_token` (Ory Hydra, which introspects
+//!   refresh tokens whatever the hint), or a `typ` of `Refresh`, `Offline`, `ID` or `Logout`
+//!   (Keycloak). A server that marks none of these cannot tell the layer a refresh token
+//!   from an access token: only configure introspection for servers that introspect access
+//!   tokens alone, or mark their kind. An answer without `exp` or `aud` is refused too (401:
+//!   a client may re-authorize and meet the same answer), since the same rules as for JWTs
+//!   apply.
 //! * **Failure.** A network error, a timeout, a status other than 200, or an answer that is
 //!   not a JSON object with a boolean `active` is 503 with `Retry-After` (never 401: the token
 //!   may be fine). The endpoint's discovery is retried at most every 10 seconds.
@@ -251,8 +261,37 @@ fn check_endpoint(endpoint: &str, allow_http_loopback: bool) -> Result<(), &'sta
     url::check_secure(&parts, allow_http_loopback)
 }
 
+/// The members of an introspection answer that say what kind of token it is.
+pub(crate) const KIND_MEMBERS: [&str; 3] = ["token_type", "token_use", "typ"];
+
+/// Whether an active introspection answer is about an access token, as far as its members
+/// say: `token_type` (RFC 7662) an access token's type, `token_use` (Ory Hydra and other
+/// fosite servers) `access_token`, and `typ` (Keycloak) none of `Refresh`, `Offline`, `ID` and
+/// `Logout`. Absent members say nothing.
+pub(crate) fn names_an_access_token(answer: &serde_json::Map<String, serde_json::Value>) -> bool {
+    let member = |name| answer.get(name).map(serde_json::Value::as_str);
+    let token_type = match member("token_type") {
+        None => true,
+        Some(Some(t)) => is_access_token_type(t),
+        Some(None) => false,
+    };
+    let token_use = match member("token_use") {
+        None => true,
+        Some(used) => used.is_some_and(|u| u.eq_ignore_ascii_case("access_token")),
+    };
+    let typ = match member("typ") {
+        None => true,
+        Some(typ) => typ.is_some_and(|typ| {
+            !["refresh", "offline", "id", "logout"]
+                .iter()
+                .any(|kind| typ.eq_ignore_ascii_case(kind))
+        }),
+    };
+    token_type && token_use && typ
+}
+
 /// Whether an introspection `token_type` names an access token.
-pub(crate) fn is_access_token_type(token_type: &str) -> bool {
+fn is_access_token_type(token_type: &str) -> bool {
     [
         "bearer",
         "access_token",
@@ -358,10 +397,20 @@ impl Introspector {
             token,
             flight: Some(flight),
         };
-        match &guard.flight {
-            Some(flight) => flight.get_or_init(introspect).await.clone(),
-            None => Err(unavailable()),
+        let Some(flight) = &guard.flight else {
+            return Err(unavailable());
+        };
+        let answer = flight.get_or_init(introspect).await.clone();
+        // Finished: later requests must ask again (or find the cache), not join this answer,
+        // which was decided at an earlier time.
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight
+            .get(token)
+            .is_some_and(|current| Arc::ptr_eq(current, flight))
+        {
+            in_flight.remove(token);
         }
+        answer
     }
 
     /// Asks the endpoint about `token`; the body of a 200 answer.
@@ -553,6 +602,7 @@ fn form_encode(out: &mut String, value: &str) {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn form_encoding_escapes_everything_but_the_unreserved_set() {
@@ -579,6 +629,34 @@ mod tests {
             "urn:ietf:params:oauth:token-type:refresh_token",
         ] {
             assert!(!is_access_token_type(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refresh_and_id_tokens_are_told_apart_by_any_kind_member() {
+        let answer = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        for ok in [
+            json!({}),
+            json!({"token_type": "Bearer"}),
+            json!({"token_type": "Bearer", "token_use": "access_token"}),
+            json!({"typ": "Bearer"}),
+        ] {
+            assert!(names_an_access_token(&answer(ok.clone())), "{ok}");
+        }
+        for bad in [
+            json!({"token_type": "refresh_token"}),
+            json!({"token_type": 1}),
+            // Hydra: an `ory_rt_` token introspected despite the hint.
+            json!({"token_type": "Bearer", "token_use": "refresh_token"}),
+            json!({"token_use": "id_token"}),
+            json!({"token_use": null}),
+            // Keycloak: the payload's own kind.
+            json!({"typ": "Refresh"}),
+            json!({"typ": "Offline"}),
+            json!({"typ": "ID"}),
+            json!({"typ": ["Bearer"]}),
+        ] {
+            assert!(!names_an_access_token(&answer(bad.clone())), "{bad}");
         }
     }
 

@@ -7,7 +7,7 @@
 //!
 //! Checks, in order (every failure is an [`ErrorCode::InvalidToken`](crate::challenge::ErrorCode)):
 //!
-//! 1. size cap, then compact JWS shape: three base64url segments (a five-segment JWE is refused);
+//! 1. size cap, then compact JWS shape: three base64url segments (a five-segment JWE is refused; with [introspection](crate::introspect), any other shape is an opaque token);
 //! 2. header: a JSON object without repeated members; `alg` in the allow-list (names are
 //!    case-sensitive, so `none` in any casing is refused); no `crit` at all; `typ` accepted by
 //!    the policy; `kid` a string if present; `jku`, `x5u`, `jwk` and `x5c` are never used;
@@ -443,7 +443,8 @@ struct Inner {
     /// The claims besides [`READ_CLAIMS`] some issuer's rules read.
     kept_claims: Vec<String>,
     cache: Option<TokenCache>,
-    /// The issuer that introspects tokens which are not JWTs.
+    /// The one issuer with introspection: it gets the tokens that are not JWTs, and its own
+    /// JWTs when it has no keys.
     opaque_issuer: Option<usize>,
 }
 
@@ -576,17 +577,15 @@ impl Validator {
             looked = true;
             cache.get(token, now, current_key_set)
         });
+        // The one introspecting issuer's answers (opaque tokens, and its JWTs if it has no keys).
         #[cfg(feature = "remote")]
-        if hit.is_none() {
-            for issuer in &policy.issuers {
-                if let Some(introspector) = &issuer.introspector {
-                    looked |= introspector.caches();
-                    hit = introspector.cached(token, now);
-                    if hit.is_some() {
-                        break;
-                    }
-                }
-            }
+        if hit.is_none()
+            && let Some(introspector) = policy
+                .opaque_issuer
+                .and_then(|i| policy.issuers.get(i)?.introspector.as_ref())
+        {
+            looked |= introspector.caches();
+            hit = introspector.cached(token, now);
         }
         if looked {
             crate::observe::cache_lookup(hit.is_some());
@@ -603,11 +602,6 @@ impl Validator {
     /// The full validation, without the cache.
     fn verify(&self, token: &str, now: i64) -> Result<Verified, TokenError> {
         let policy = &*self.inner;
-        // Not a JWT: for the issuer whose opaque tokens are introspected, if there is one.
-        let opaque = || match policy.opaque_issuer {
-            Some(issuer) => TokenError::introspect(issuer),
-            None => TokenErrorKind::Malformed.into(),
-        };
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -615,14 +609,14 @@ impl Validator {
             segments.next(),
             segments.next(),
         ) else {
-            return Err(opaque());
+            // Not a JWS. A JWE (five segments) is refused; anything else is an opaque token,
+            // for the issuer that introspects them if there is one.
+            return Err(match policy.opaque_issuer {
+                Some(issuer) if token.split('.').count() != 5 => TokenError::introspect(issuer),
+                _ => TokenErrorKind::Malformed.into(),
+            });
         };
-        let header = decode_segment(header_b64)
-            .and_then(|bytes| Header::parse(&bytes))
-            .map_err(|error| match error.kind {
-                TokenErrorKind::Malformed => opaque(),
-                _ => error,
-            })?;
+        let header = Header::parse(&decode_segment(header_b64)?)?;
         let alg = Algorithm::from_name(header.alg.as_str())
             .filter(|alg| policy.algorithms.contains(alg))
             .ok_or(TokenErrorKind::UnsupportedAlgorithm)?;
@@ -762,7 +756,9 @@ impl Validator {
     ) -> Result<Accepted, TokenError> {
         let unusable = || TokenError::unavailable(TokenErrorKind::IntrospectionUnavailable, 5);
         let mut claims = parse_object(response, &|name| {
-            matches!(name, "active" | "token_type") || self.inner.keeps(name)
+            crate::introspect::KIND_MEMBERS.contains(&name)
+                || name == "active"
+                || self.inner.keeps(name)
         })
         .map_err(|_| unusable())?;
         match claims.remove("active") {
@@ -770,10 +766,10 @@ impl Validator {
             Some(Value::Bool(false)) => return Err(TokenErrorKind::Inactive.into()),
             _ => return Err(unusable()),
         }
-        // A refresh token or an ID token is never an access token.
-        if let Some(token_type) = take_str(&mut claims, "token_type")?
-            && !crate::introspect::is_access_token_type(&token_type)
-        {
+        // A refresh token or an ID token is never an access token, whatever the server says of
+        // its activity: some servers introspect every kind (Hydra and other fosite servers
+        // ignore `token_type_hint`) and tell the kind apart only in these members.
+        if !crate::introspect::names_an_access_token(&claims) {
             return Err(TokenErrorKind::UnacceptedType.into());
         }
         let iss = match take_str(&mut claims, "iss")? {

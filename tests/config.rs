@@ -1736,3 +1736,56 @@ fn token_cache_settings_reach_the_layer() {
     assert_eq!(hits(|i| variables(i, "false")), 0, "environment, off");
     assert_eq!(hits(|i| variables(i, "true")), 1, "environment, on");
 }
+
+/// A scope map entry naming no scope would leave its tool without a scope of its own: a
+/// problem, never a silently dropped requirement.
+#[test]
+fn an_empty_scope_entry_is_a_problem() {
+    let config = toml_config(
+        r#"
+        resource = "https://mcp.example.com/mcp"
+        tool_scopes = { admin_reset = [] }
+        [[issuers]]
+        issuer = "https://auth.example.com"
+        "#,
+    );
+    assert_fields(&problems(&config), &["tool_scopes.admin_reset"]);
+    // The same typo from the environment (`:` for `=`).
+    let env = env(&[
+        ("MCP_AUTH_RESOURCE", "https://mcp.example.com/mcp"),
+        ("MCP_AUTH_ISSUERS", "https://auth.example.com"),
+        ("MCP_AUTH_TOOL_SCOPES", "admin_reset:mcp:admin"),
+    ]);
+    assert_fields(&problems(&env), &["MCP_AUTH_TOOL_SCOPES"]);
+}
+
+#[test]
+fn a_present_requirement_is_read_and_checked() {
+    let config = toml_config(
+        r#"
+        resource = "https://mcp.example.com/mcp"
+        [[issuers]]
+        issuer = "https://auth.example.com"
+        required_claims = [{ claim = "azp", present = true }]
+        "#,
+    );
+    assert!(config.build().is_ok());
+    let config = toml_config(
+        r#"
+        resource = "https://mcp.example.com/mcp"
+        [[issuers]]
+        issuer = "https://auth.example.com"
+        required_claims = [
+            { claim = "azp", present = false },
+            { claim = "azp", present = true, equals = "x" },
+        ]
+        "#,
+    );
+    assert_fields(
+        &problems(&config),
+        &[
+            "issuers[0].required_claims[0].present",
+            "issuers[0].required_claims[1].claim",
+        ],
+    );
+}

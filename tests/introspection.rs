@@ -186,13 +186,58 @@ async fn token_characters_are_form_encoded() {
 }
 
 #[tokio::test]
-async fn a_jwt_shaped_token_whose_header_is_not_json_is_introspected() {
+async fn jws_and_jwe_shaped_tokens_are_never_introspected() {
     let server = IntrospectionServer::start().await;
     let app = introspecting_app(&server).await;
-    let token = "not-json.still-not.json";
-    server.register(token, app.active(&server));
-    assert_eq!(app.status(token).await, 200);
-    assert_eq!(server.introspections(), 1);
+    // Three segments are a JWS whatever they hold, five a JWE: refused as malformed here,
+    // never sent to the introspection endpoint.
+    for token in ["not-json.still-not.json", "a.b.c.d.e"] {
+        server.register(token, app.active(&server));
+        assert_eq!(app.status(token).await, 401, "{token}");
+    }
+    assert_eq!(server.introspections(), 0);
+    // Other shapes are opaque: Ory Hydra's tokens hold one dot.
+    for token in ["ory_at_abc.def", "a.b.c.d"] {
+        server.register(token, app.active(&server));
+        assert_eq!(app.status(token).await, 200, "{token}");
+    }
+    assert_eq!(server.introspections(), 2);
+}
+
+#[tokio::test]
+async fn answers_about_refresh_and_id_tokens_are_refused() {
+    let server = IntrospectionServer::start().await;
+    let app = introspecting_app(&server).await;
+    let cases = [
+        // Ory Hydra introspects refresh tokens whatever the hint, and says so in `token_use`.
+        (
+            "ory_rt_1.sig",
+            json!({"token_type": "Bearer", "token_use": "refresh_token"}),
+        ),
+        ("rt-2", json!({"token_type": "refresh_token"})),
+        // Keycloak says it in `typ`.
+        ("kc-refresh", json!({"typ": "Refresh"})),
+        ("kc-offline", json!({"typ": "Offline"})),
+        ("kc-id", json!({"typ": "ID"})),
+    ];
+    for (token, kind) in cases {
+        let mut answer = app.active(&server);
+        for (name, value) in kind.as_object().unwrap() {
+            answer[name] = value.clone();
+        }
+        server.register(token, answer);
+        assert_invalid_token(
+            app.send(token).await,
+            TokenErrorKind::UnacceptedType.description(),
+        )
+        .await;
+    }
+    // The same answers about access tokens pass.
+    let mut answer = app.active(&server);
+    answer["token_use"] = json!("access_token");
+    answer["typ"] = json!("Bearer");
+    server.register("ory_at_3.sig", answer);
+    assert_eq!(app.status("ory_at_3.sig").await, 200);
 }
 
 #[tokio::test]

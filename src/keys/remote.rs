@@ -177,7 +177,21 @@ impl Fetch for ReqwestFetcher {
             )
             .body(request.body);
         if let Some(authorization) = request.authorization {
-            sent = sent.header(http::header::AUTHORIZATION, authorization);
+            match http::HeaderValue::from_str(&authorization) {
+                Ok(mut value) => {
+                    // Client credentials: kept out of HTTP/2 header compression tables and
+                    // `Debug` output.
+                    value.set_sensitive(true);
+                    sent = sent.header(http::header::AUTHORIZATION, value);
+                }
+                Err(_) => {
+                    return Box::pin(async {
+                        Err(FetchError::Transport(
+                            "the authorization header is not a valid header value".to_owned(),
+                        ))
+                    });
+                }
+            }
         }
         Box::pin(send_bounded(sent, request.timeout, request.max_bytes))
     }
