@@ -747,6 +747,12 @@ async fn serve_client_document(claimed: Option<&str>) -> (String, Arc<AtomicUsiz
         "redirect_uris": [REDIRECT_URI],
         "client_uri": format!("https://app.example/{}", "x".repeat(64 * 1024)),
     });
+    let code_only_url = format!("http://{addr}/code-only.json");
+    let code_only = json!({
+        "client_id": code_only_url,
+        "redirect_uris": [REDIRECT_URI],
+        "grant_types": ["authorization_code"],
+    });
     let app = axum::Router::new()
         .route(
             "/client.json",
@@ -754,6 +760,13 @@ async fn serve_client_document(claimed: Option<&str>) -> (String, Arc<AtomicUsiz
                 counter.fetch_add(1, Ordering::SeqCst);
                 let document = document.clone();
                 async move { axum::Json(document) }
+            }),
+        )
+        .route(
+            "/code-only.json",
+            axum::routing::get(move || {
+                let code_only = code_only.clone();
+                async move { axum::Json(code_only) }
             }),
         )
         .route(
@@ -1025,4 +1038,418 @@ async fn step_up_through_the_layer_403_then_reauthorization_for_the_challenged_s
     let allowed = call_admin_reset(token_for(scope).await).await;
     assert_eq!(allowed.status(), 200);
     assert_eq!(allowed.text().await.unwrap(), "tool ran");
+}
+
+// ---- browser isolation: CORS, cross-origin consent, DNS rebinding ----------------------------
+
+const EVIL_ORIGIN: &str = "http://evil.example";
+
+#[tokio::test]
+async fn the_authorization_endpoint_and_consent_form_are_never_readable_cross_origin() {
+    let server = start(false).await;
+    let client_id = register_client(&server, "c").await;
+
+    // A malicious page fetching the consent page cannot read it, so never sees the
+    // transaction id.
+    let response = http()
+        .get(format!(
+            "{}?{}",
+            server.authorization_endpoint(),
+            urlencoded(&authorization_params(&client_id))
+        ))
+        .header("origin", EVIL_ORIGIN)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    // Nor may it preflight a request to either.
+    for path in ["/authorize", "/consent"] {
+        let response = http()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}{path}", server.issuer()),
+            )
+            .header("origin", EVIL_ORIGIN)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{path}"
+        );
+    }
+
+    // What browser-based clients need stays open to every origin.
+    for url in [
+        server.metadata_url(),
+        format!("{}/.well-known/openid-configuration", server.issuer()),
+        server.jwks_uri(),
+    ] {
+        let response = http()
+            .get(&url)
+            .header("origin", EVIL_ORIGIN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "*",
+            "{url}"
+        );
+    }
+    for url in [server.registration_endpoint(), server.token_endpoint()] {
+        let preflight = http()
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", EVIL_ORIGIN)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            preflight.headers()["access-control-allow-origin"],
+            "*",
+            "{url}"
+        );
+        assert!(
+            preflight
+                .headers()
+                .contains_key("access-control-allow-methods"),
+            "{url}"
+        );
+    }
+    let response = post_form(server.token_endpoint(), &[("grant_type", "password")])
+        .header("origin", EVIL_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn a_consent_decision_posted_from_another_origin_is_refused_and_issues_no_code() {
+    let server = start(false).await;
+    let client_id = register_client(&server, "c").await;
+    let page = authorize(&server, &authorization_params(&client_id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let transaction = transaction_of(&page);
+    let consent = format!("{}/consent", server.issuer());
+    let form = [("transaction", transaction.as_str()), ("decision", "allow")];
+
+    for (name, headers) in [
+        ("foreign Origin", vec![("origin", EVIL_ORIGIN)]),
+        ("opaque Origin", vec![("origin", "null")]),
+        (
+            "Origin on another port",
+            vec![("origin", "http://127.0.0.1:1")],
+        ),
+        (
+            "https twin",
+            vec![("origin", &*server.issuer().replace("http:", "https:"))],
+        ),
+        ("cross-site fetch", vec![("sec-fetch-site", "cross-site")]),
+        ("same-site fetch", vec![("sec-fetch-site", "same-site")]),
+        (
+            "own Origin but cross-site",
+            vec![
+                ("origin", server.issuer()),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ),
+    ] {
+        let mut request = post_form(consent.clone(), &form);
+        for (header, value) in headers {
+            request = request.header(header, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403, "{name}");
+        assert!(response.headers().get("location").is_none(), "{name}");
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{name}"
+        );
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{name}"
+        );
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("never use in production"),
+            "{name}"
+        );
+    }
+
+    // The refused posts issued nothing: the transaction is still waiting, and the consent
+    // page itself (same origin, as a browser posts it) approves.
+    let response = post_form(consent.clone(), &form)
+        .header("origin", server.issuer())
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    let params = redirect_params(&response);
+    assert!(params.contains_key("code"));
+    assert_eq!(params["iss"], server.issuer());
+
+    // A page opened through `localhost` posts with that origin: same origin too.
+    let page = authorize(&server, &authorization_params(&client_id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let alias = format!("localhost:{}", server.port());
+    let response = post_form(
+        consent,
+        &[
+            ("transaction", transaction_of(&page).as_str()),
+            ("decision", "deny"),
+        ],
+    )
+    .header("host", &alias)
+    .header("origin", format!("http://{alias}"))
+    .header("sec-fetch-site", "same-origin")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(redirect_params(&response)["error"], "access_denied");
+}
+
+#[tokio::test]
+async fn requests_naming_a_foreign_host_are_refused_on_every_endpoint() {
+    let server = start(true).await;
+    let client_id = register_client(&server, "c").await;
+    let port = server.port();
+    let authorize_url = format!(
+        "{}?{}",
+        server.authorization_endpoint(),
+        urlencoded(&authorization_params(&client_id))
+    );
+    let requests = |host: String| {
+        vec![
+            http()
+                .get(server.metadata_url())
+                .header("host", host.clone()),
+            http().get(server.jwks_uri()).header("host", host.clone()),
+            http().get(server.issuer()).header("host", host.clone()),
+            http().get(&authorize_url).header("host", host.clone()),
+            post_form(
+                format!("{}/consent", server.issuer()),
+                &[("transaction", "t"), ("decision", "allow")],
+            )
+            .header("host", host.clone()),
+            post_form(server.token_endpoint(), &[("grant_type", "password")])
+                .header("host", host.clone()),
+            http()
+                .post(server.registration_endpoint())
+                .json(&json!({ "redirect_uris": [REDIRECT_URI] }))
+                .header("host", host.clone()),
+            http()
+                .request(reqwest::Method::OPTIONS, server.token_endpoint())
+                .header("host", host),
+        ]
+    };
+    // A rebound name (attacker.example resolving to 127.0.0.1), or another port.
+    for host in [
+        format!("attacker.example:{port}"),
+        format!("127.0.0.1.attacker.example:{port}"),
+        format!("127.0.0.1:{}", port.wrapping_add(1)),
+        "attacker.example".to_owned(),
+    ] {
+        for request in requests(host.clone()) {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 421, "{host}");
+            assert!(response.headers().get("location").is_none(), "{host}");
+            assert!(
+                response
+                    .headers()
+                    .get("access-control-allow-origin")
+                    .is_none(),
+                "{host}"
+            );
+        }
+    }
+    // Loopback names with the bound port are this server.
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let response = http()
+            .get(server.metadata_url())
+            .header("host", host.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{host}");
+        let response = http()
+            .get(&authorize_url)
+            .header("host", host.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(redirect_params(&response).contains_key("code"), "{host}");
+    }
+}
+
+// ---- registered grant types (RFC 7591 §2) -----------------------------------------------------
+
+async fn register_with_grants(server: &DevAuthServer, grant_types: Value) -> String {
+    let response = register(
+        server,
+        json!({ "redirect_uris": [REDIRECT_URI], "grant_types": grant_types }),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let client: Value = response.json().await.unwrap();
+    assert_eq!(client["grant_types"], grant_types, "echoed");
+    client["client_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn refresh_tokens_go_only_to_clients_registered_for_the_refresh_grant() {
+    let server = start(true).await;
+
+    let code_only = register_with_grants(&server, json!(["authorization_code"])).await;
+    let code = code_for(&server, &code_only).await;
+    let response = exchange(&server, &code_only, &code, VERIFIER).await;
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert!(tokens["access_token"].as_str().is_some());
+    assert!(tokens.get("refresh_token").is_none(), "no refresh token");
+    let (status, error) = oauth_error(refresh(&server, &code_only, "anything", None).await).await;
+    assert_eq!((status, error.as_str()), (400, "unauthorized_client"));
+
+    // A refresh token of another client, presented by the code-only one: refused before it
+    // is looked at, so its owner can still use it.
+    let both = register_with_grants(&server, json!(["authorization_code", "refresh_token"])).await;
+    let code = code_for(&server, &both).await;
+    let tokens: Value = exchange(&server, &both, &code, VERIFIER)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let (_, error) = oauth_error(refresh(&server, &code_only, refresh_token, None).await).await;
+    assert_eq!(error, "unauthorized_client");
+    assert_eq!(
+        refresh(&server, &both, refresh_token, None).await.status(),
+        200
+    );
+
+    // Registered without grant_types (as the SDKs' older versions and hand-written clients
+    // do): both, as the registration answer says.
+    let response = register(&server, json!({ "redirect_uris": [REDIRECT_URI] })).await;
+    let client: Value = response.json().await.unwrap();
+    assert_eq!(
+        client["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+
+    // A client registered for refresh_token alone cannot start an authorization.
+    let refresh_only = register_with_grants(&server, json!(["refresh_token"])).await;
+    let response = authorize(&server, &authorization_params(&refresh_only)).await;
+    let params = redirect_params(&response);
+    assert_eq!(params["error"], "unauthorized_client");
+    assert!(!params.contains_key("code"));
+}
+
+#[tokio::test]
+async fn a_metadata_document_client_gets_refresh_tokens_only_when_its_document_allows() {
+    let (url, _) = serve_client_document(None).await;
+    let code_only = url.replace("/client.json", "/code-only.json");
+    let server = DevAuthServer::builder()
+        .resource(RESOURCE)
+        .scopes(["mcp:tools"])
+        .allowed_cimd_host("127.0.0.1")
+        .allow_http_cimd_loopback(true)
+        .auto_approve(true)
+        .start()
+        .await
+        .unwrap();
+    // No grant_types in the document: both.
+    let code = code_for(&server, &url).await;
+    let tokens: Value = exchange(&server, &url, &code, VERIFIER)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(tokens["refresh_token"].as_str().is_some());
+    // grant_types: ["authorization_code"]: no refresh token.
+    let code = code_for(&server, &code_only).await;
+    let response = exchange(&server, &code_only, &code, VERIFIER).await;
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert!(tokens["access_token"].as_str().is_some());
+    assert!(tokens.get("refresh_token").is_none());
+}
+
+// ---- request sizes ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_oversized_state_or_authorization_request_is_invalid_request() {
+    let server = start(true).await;
+    let client_id = register_client(&server, "c").await;
+
+    let longest = "s".repeat(1024);
+    let response = authorize(
+        &server,
+        &with(authorization_params(&client_id), "state", Some(&longest)),
+    )
+    .await;
+    let params = redirect_params(&response);
+    assert!(params.contains_key("code"), "1 KiB of state is fine");
+    assert_eq!(params["state"], longest);
+
+    let response = authorize(
+        &server,
+        &with(
+            authorization_params(&client_id),
+            "state",
+            Some(&"s".repeat(1025)),
+        ),
+    )
+    .await;
+    let params = redirect_params(&response);
+    assert_eq!(params["error"], "invalid_request");
+    assert!(!params.contains_key("code"));
+    assert!(
+        !params.contains_key("state"),
+        "the oversized state is not echoed"
+    );
+    assert_eq!(params["iss"], server.issuer());
+
+    // Over 8 KiB in all: refused before the client or its redirect URI is trusted.
+    let mut params = authorization_params(&client_id);
+    params.push(("padding", "p".repeat(8 * 1024)));
+    let response = authorize(&server, &params).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }

@@ -15,37 +15,55 @@
 //! |---|---|
 //! | `/.well-known/oauth-authorization-server` | [RFC 8414] metadata (also at `/.well-known/openid-configuration`) |
 //! | `/jwks` | the public signing key |
-//! | `/register` | dynamic client registration ([RFC 7591]): public clients only (`token_endpoint_auth_method: none`), `https` or loopback `http` redirect URIs |
+//! | `/register` | dynamic client registration ([RFC 7591]): public clients only (`token_endpoint_auth_method: none`), `https` or loopback `http` redirect URIs, `grant_types` among `authorization_code` and `refresh_token` (both when omitted) |
 //! | `/authorize` | the authorization endpoint: `response_type=code`, PKCE `S256` required, `resource` ([RFC 8707]) required and one of the configured resources; answers with the consent page, or approves at once with [`auto_approve`](DevAuthServerBuilder::auto_approve) |
 //! | `/consent` | where the consent page's Allow/Deny form posts (a one-time transaction id, nothing else) |
-//! | `/token` | `authorization_code` and `refresh_token` grants: [RFC 9068] `at+jwt` access tokens with `aud` = the resource, refresh tokens rotated on every use |
+//! | `/token` | `authorization_code` and `refresh_token` grants: [RFC 9068] `at+jwt` access tokens with `aud` = the resource; refresh tokens, rotated on every use, only for clients registered for the `refresh_token` grant |
+//!
+//! Only the metadata documents, `/jwks`, `/register` and `/token` answer cross-origin
+//! requests (`Access-Control-Allow-Origin: *`, for browser-based clients such as MCP
+//! Inspector). `/authorize` and `/consent` never do, and a consent decision posted from a page
+//! of another origin (an `Origin` other than the server's own, that is the issuer or the
+//! loopback name the request was sent to, or a `Sec-Fetch-Site` other than `same-origin` or
+//! `none`) gets a 403 page: another website cannot approve on the user's
+//! behalf. Every request must name the server in its `Host` header (the bound address, or
+//! `localhost`, `127.0.0.1` or `[::1]` with the bound port), or gets 421: a page on a name
+//! that resolves to loopback (DNS rebinding) cannot reach it.
 //!
 //! Clients are registered through `/register`, or identified by a [client ID metadata
 //! document]: a `client_id` that is an `https` URL is fetched (no redirects, 16 KiB, 5 s)
 //! only when its host was allowed with
 //! [`allowed_cimd_host`](DevAuthServerBuilder::allowed_cimd_host); the document's `client_id`
-//! must equal the URL, and its `redirect_uris` are used. The metadata advertises
-//! `client_id_metadata_document_supported` only when some host is allowed, so clients fall
-//! back to registration otherwise.
+//! must equal the URL, and its `redirect_uris` and `grant_types` (both grants when omitted)
+//! are used. The metadata advertises `client_id_metadata_document_supported` only when some
+//! host is allowed, so clients fall back to registration otherwise.
+//!
+//! Everything is kept in memory, within bounds: a registered client unused for 24 hours is
+//! forgotten (and, when 1000 are registered, the least recently used one makes room), and so
+//! are revoked refresh-token families once none of their tokens can still be alive.
 //!
 //! # Errors, as a client sees them
 //!
 //! * An unknown `client_id`, or a `redirect_uri` the client did not register, get an HTML
 //!   page with status 400 and are **never** redirected. Loopback `http` redirect URIs match a
 //!   registered one whatever their port ([RFC 8252 §7.3]); others must match exactly.
+//!   An authorization request longer than 8 KiB gets that page too.
 //! * Other authorization errors go to the redirect URI with `error`, `state` and `iss`
-//!   ([RFC 9207]): no or non-`S256` PKCE → `invalid_request`; no or unknown `resource` →
-//!   `invalid_target`; an unknown scope → `invalid_scope`; Deny on the consent page →
-//!   `access_denied`.
+//!   ([RFC 9207]): no or non-`S256` PKCE, or a `state` longer than 1 KiB (then not echoed) →
+//!   `invalid_request`; no or unknown `resource` → `invalid_target`; an unknown scope →
+//!   `invalid_scope`; a client not registered for `authorization_code` →
+//!   `unauthorized_client`; Deny on the consent page → `access_denied`.
 //! * The token endpoint answers JSON with `Cache-Control: no-store`: a wrong PKCE verifier, a
 //!   used, expired or unknown code (codes live 60 s and are single use; presenting one twice
 //!   also revokes the refresh tokens issued from it), another client's code, or a
 //!   `redirect_uri` other than the authorization request's → `invalid_grant`; a `resource`
 //!   other than the code's → `invalid_target`; missing parameters → `invalid_request`; an
-//!   unknown client → `invalid_client`. A refresh token presented twice → `invalid_grant`,
+//!   unknown client → `invalid_client`; a grant type the client did not register →
+//!   `unauthorized_client`. A refresh token presented twice → `invalid_grant`,
 //!   and its whole family is revoked. A refresh may narrow the scope, never widen it
 //!   (`invalid_scope`). A code or refresh token in a well-formed request is spent, even one
-//!   refused for its client, redirect URI, verifier, resource or scope.
+//!   refused for its client, redirect URI, verifier, resource or scope (but not when the
+//!   request was refused with `unauthorized_client`: the token is not looked at).
 //!
 //! # Example
 //!
@@ -417,6 +435,7 @@ impl DevAuthServerBuilder {
         let shared = Arc::new(Shared {
             signer: TestIssuer::new(issuer.clone()),
             issuer,
+            addr,
             resources: self.resources,
             scopes: self.scopes,
             subject: self.subject,

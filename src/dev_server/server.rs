@@ -3,20 +3,23 @@
 
 use std::convert::Infallible;
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 
 use super::form::{self, Params};
 use super::html;
-use super::store::{self, Client, Grant, Redeem, RefreshGrant, Store};
+use super::store::{
+    self, AUTHORIZATION_CODE, Client, Grant, REFRESH_TOKEN, Redeem, RefreshGrant, Store,
+};
 use crate::TRACE_TARGET;
 use crate::body::{FullBody, json_response};
 use crate::keys::remote::{Fetch, FetchRequest, ReqwestFetcher};
@@ -30,7 +33,12 @@ const MAX_CIMD_BYTES: usize = 16 * 1024;
 const CIMD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest `client_name` accepted at registration.
 const MAX_CLIENT_NAME: usize = 200;
-/// The scope a client may always ask for: this server issues refresh tokens anyway.
+/// Longest authorization request query string.
+const MAX_AUTHORIZE_QUERY: usize = 8 * 1024;
+/// Longest `state` parameter.
+const MAX_STATE: usize = 1024;
+/// The scope a client may always ask for: refresh tokens go to every client registered for
+/// the `refresh_token` grant, with or without it.
 const OFFLINE_ACCESS: &str = crate::scope::OFFLINE_ACCESS;
 
 pub(super) const AUTHORIZE: &str = "/authorize";
@@ -44,6 +52,8 @@ const OPENID: &str = "/.well-known/openid-configuration";
 /// What the handle and the request handlers share.
 pub(super) struct Shared {
     pub(super) issuer: String,
+    /// The address the server is bound to.
+    pub(super) addr: SocketAddr,
     pub(super) signer: TestIssuer,
     pub(super) resources: Vec<String>,
     pub(super) scopes: Vec<String>,
@@ -63,6 +73,19 @@ impl Shared {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+
+    /// Whether the request was addressed to this server: its `Host` header and any
+    /// absolute-form authority name it (see [`is_own_host`]).
+    fn is_addressed_here(&self, headers: &HeaderMap, uri: &Uri) -> bool {
+        let own = |host: &str| is_own_host(self.addr, host);
+        let host = headers.get(header::HOST).map(HeaderValue::to_str);
+        let authority = uri.authority().map(|a| a.as_str());
+        match (host, authority) {
+            (None, None) | (Some(Err(_)), _) => false,
+            (Some(Ok(host)), authority) => own(host) && authority.is_none_or(own),
+            (None, Some(authority)) => own(authority),
+        }
     }
 
     pub(super) fn metadata(&self, openid: bool) -> Value {
@@ -100,10 +123,23 @@ pub(super) async fn respond(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<FullBody>, Infallible> {
+    if !shared.is_addressed_here(request.headers(), request.uri()) {
+        // DNS rebinding: a page on a foreign name that resolves to loopback is same-origin
+        // with itself, not with this server; its requests carry its own name.
+        return Ok(oauth_error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "invalid_request",
+            "the Host header does not name this server",
+        ));
+    }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // Browser-based clients (MCP Inspector) read metadata and call the token and registration
+    // endpoints with fetch. The authorization endpoint and the consent form never allow
+    // another origin to read them: the consent page holds the transaction id that approves.
+    let cors = matches!(path.as_str(), RFC8414 | OPENID | JWKS | REGISTER | TOKEN);
     let response = if method == Method::OPTIONS {
-        preflight()
+        preflight(cors)
     } else {
         match (path.as_str(), &method) {
             (RFC8414 | OPENID, &Method::GET | &Method::HEAD) => {
@@ -119,7 +155,20 @@ pub(super) async fn respond(
             }
             (REGISTER, &Method::POST) => register(&shared, request.into_body()).await,
             (AUTHORIZE, &Method::GET) => authorize(&shared, request.uri().query()).await,
-            (CONSENT, &Method::POST) => consent(&shared, request.into_body()).await,
+            (CONSENT, &Method::POST) => {
+                if is_cross_origin(&shared, request.headers()) {
+                    tracing::warn!(target: TRACE_TARGET, "development authorization server refused a consent decision posted from another origin");
+                    html_page(
+                        StatusCode::FORBIDDEN,
+                        html::error(
+                            "the consent decision was posted from another site: refused",
+                            None,
+                        ),
+                    )
+                } else {
+                    consent(&shared, request.into_body()).await
+                }
+            }
             (TOKEN, &Method::POST) => {
                 let basic = request.headers().contains_key(header::AUTHORIZATION);
                 token(&shared, basic, request.into_body()).await
@@ -132,7 +181,54 @@ pub(super) async fn respond(
             _ => oauth_error(StatusCode::NOT_FOUND, "invalid_request", "no such endpoint"),
         }
     };
-    Ok(with_cors(response))
+    Ok(if cors { with_cors(response) } else { response })
+}
+
+/// Whether `host` (a `Host` header or request-target authority) names the server bound to
+/// `addr`: the bound address, or `localhost`, `127.0.0.1` or `[::1]`, with the bound port.
+/// Anything else is a DNS rebinding attempt (a foreign name resolving to loopback) or a
+/// mistake.
+fn is_own_host(addr: SocketAddr, host: &str) -> bool {
+    let ip = match addr {
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    };
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && !port.contains(']') => {
+            (name, port.parse::<u16>().ok())
+        }
+        // No port: the default one.
+        _ => (host, Some(80)),
+    };
+    port == Some(addr.port())
+        && [ip.as_str(), "localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(name))
+}
+
+/// Whether a consent decision comes from a page of another origin: an `Origin` other than
+/// this server's (its issuer, or the loopback name the request was sent to), or a
+/// `Sec-Fetch-Site` other than `same-origin` or `none`. Requests with neither header (not
+/// from a browser) pass.
+fn is_cross_origin(shared: &Shared, headers: &HeaderMap) -> bool {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let own = origin.to_str().is_ok_and(|origin| {
+            origin.eq_ignore_ascii_case(&shared.issuer)
+                || origin
+                    .strip_prefix("http://")
+                    .is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host))
+        });
+        if !own {
+            return true;
+        }
+    }
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| !matches!(site.as_bytes(), b"same-origin" | b"none"))
 }
 
 // ---- responses --------------------------------------------------------------------------------
@@ -242,9 +338,9 @@ fn redirect_error(
     redirect(StatusCode::FOUND, &redirect_url(redirect_uri, &params))
 }
 
+/// Lets any origin read `response`: only for the metadata documents, the JWKS, and the
+/// registration and token endpoints (nothing there relies on cookies or ambient authority).
 fn with_cors(mut response: Response<FullBody>) -> Response<FullBody> {
-    // Browser-based clients (MCP Inspector) read metadata and call the token and
-    // registration endpoints with fetch; nothing here relies on cookies.
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
@@ -252,9 +348,14 @@ fn with_cors(mut response: Response<FullBody>) -> Response<FullBody> {
     response
 }
 
-fn preflight() -> Response<FullBody> {
+/// The answer to `OPTIONS`: a CORS preflight approval where `cors`, else no CORS headers
+/// (the browser then refuses the cross-origin request).
+fn preflight(cors: bool) -> Response<FullBody> {
     let mut response = Response::new(FullBody::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
+    if !cors {
+        return response;
+    }
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -328,14 +429,9 @@ async fn register(shared: &Shared, body: Incoming) -> Response<FullBody> {
         client_id: client_id.clone(),
         client_name: metadata.client_name.clone(),
         redirect_uris: metadata.redirect_uris.clone(),
+        grant_types: metadata.grant_types.clone(),
     };
-    if !shared.store().add_client(client) {
-        return oauth_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "too many registered clients",
-        );
-    }
+    shared.store().add_client(client, unix_now());
     tracing::info!(target: TRACE_TARGET, client_id, "development authorization server registered a client");
     let mut answer = Map::new();
     answer.insert("client_id".into(), client_id.into());
@@ -412,8 +508,11 @@ fn parse_registration(request: &Map<String, Value>) -> Result<Registration, Refu
             Some(_) => Err(BAD),
         }
     };
-    let grant_types = strings("grant_types", &["authorization_code", "refresh_token"])?
-        .unwrap_or_else(|| vec!["authorization_code".to_owned(), "refresh_token".to_owned()]);
+    // RFC 7591 §2 defaults to authorization_code alone; the MCP SDKs all ask for both, and
+    // clients that omit the member (hand-written ones, the interop browser scenario) expect
+    // refresh tokens from a development server, so omitted means both here.
+    let grant_types = strings("grant_types", &[AUTHORIZATION_CODE, REFRESH_TOKEN])?
+        .unwrap_or_else(|| vec![AUTHORIZATION_CODE.to_owned(), REFRESH_TOKEN.to_owned()]);
     strings("response_types", &["code"])?;
     let client_name = match request.get("client_name") {
         None => None,
@@ -474,7 +573,7 @@ async fn resolve_client(shared: &Shared, client_id: &str) -> Result<Client, &'st
     if !client_id.contains("://") {
         return shared
             .store()
-            .client(client_id)
+            .client(client_id, unix_now())
             .cloned()
             .ok_or("unknown client_id: register the client first (dynamic client registration)");
     }
@@ -527,12 +626,16 @@ async fn resolve_client(shared: &Shared, client_id: &str) -> Result<Client, &'st
         client_id: client_id.to_owned(),
         client_name: registration.client_name,
         redirect_uris: registration.redirect_uris,
+        grant_types: registration.grant_types,
     })
 }
 
 // ---- authorization endpoint -------------------------------------------------------------------
 
 async fn authorize(shared: &Shared, query: Option<&str>) -> Response<FullBody> {
+    if query.is_some_and(|q| q.len() > MAX_AUTHORIZE_QUERY) {
+        return bad_authorization("the authorization request is longer than 8 KiB", None);
+    }
     let Some(params) = form::parse(query.unwrap_or_default()).map(Params::new) else {
         return bad_authorization(
             "the authorization request is not a valid query string",
@@ -569,8 +672,24 @@ async fn authorize(shared: &Shared, query: Option<&str>) -> Response<FullBody> {
             "state appears more than once",
         );
     };
+    if state.is_some_and(|s| s.len() > MAX_STATE) {
+        // Not echoed: that would put the oversized value in the Location header.
+        return redirect_error(
+            shared,
+            &redirect_uri,
+            None,
+            "invalid_request",
+            "state is longer than 1 KiB",
+        );
+    }
     let refuse =
         |error, description| redirect_error(shared, &redirect_uri, state, error, description);
+    if !client.allows(AUTHORIZATION_CODE) {
+        return refuse(
+            "unauthorized_client",
+            "the client did not register for the authorization_code grant",
+        );
+    }
     match params.get("response_type") {
         Ok(Some("code")) => {}
         Ok(Some(_)) => {
@@ -619,6 +738,7 @@ async fn authorize(shared: &Shared, query: Option<&str>) -> Response<FullBody> {
         Err(_) => return refuse("invalid_request", "scope appears more than once"),
     };
     let grant = Grant {
+        refresh_allowed: client.allows(REFRESH_TOKEN),
         client_id: client.client_id,
         client_name: client.client_name,
         redirect_uri: redirect_uri.clone(),
@@ -749,9 +869,26 @@ async fn token(shared: &Shared, authorization_header: bool, body: Incoming) -> R
             "grant_type is required, once",
         );
     };
-    let client_id = match params.get("client_id") {
-        Ok(Some(id)) if id.contains("://") || shared.store().client(id).is_some() => id.to_owned(),
-        Ok(_) => {
+    let now = unix_now();
+    // The grant types of a registered client; a metadata document client's were checked at
+    // the authorization endpoint, and travel with its code.
+    let (client_id, registered_grants) = match params.get("client_id") {
+        Ok(Some(id)) if id.contains("://") => (id.to_owned(), None),
+        Ok(Some(id)) => {
+            let grant_types = shared
+                .store()
+                .client(id, now)
+                .map(|client| client.grant_types.clone());
+            let Some(grant_types) = grant_types else {
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "unknown or missing client_id",
+                );
+            };
+            (id.to_owned(), Some(grant_types))
+        }
+        Ok(None) => {
             return oauth_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
@@ -766,6 +903,16 @@ async fn token(shared: &Shared, authorization_header: bool, body: Incoming) -> R
             );
         }
     };
+    if matches!(grant_type, AUTHORIZATION_CODE | REFRESH_TOKEN)
+        && registered_grants.is_some_and(|grants| !grants.iter().any(|g| g == grant_type))
+    {
+        // RFC 7591 §2: a client uses only the grant types it registered.
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "the client did not register for this grant_type",
+        );
+    }
     let Ok(resource) = params.get("resource") else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -773,9 +920,8 @@ async fn token(shared: &Shared, authorization_header: bool, body: Incoming) -> R
             "exactly one resource is supported",
         );
     };
-    let now = unix_now();
     match grant_type {
-        "authorization_code" => {
+        AUTHORIZATION_CODE => {
             let (Ok(Some(code)), Ok(Some(redirect_uri)), Ok(Some(verifier))) = (
                 params.get("code"),
                 params.get("redirect_uri"),
@@ -820,9 +966,9 @@ async fn token(shared: &Shared, authorization_header: bool, body: Incoming) -> R
                 resource: grant.resource.clone(),
                 family,
             };
-            issue(shared, &grant.scope, refresh, now)
+            issue(shared, &grant.scope, refresh, grant.refresh_allowed, now)
         }
-        "refresh_token" => {
+        REFRESH_TOKEN => {
             let Ok(Some(refresh_token)) = params.get("refresh_token") else {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
@@ -871,7 +1017,7 @@ async fn token(shared: &Shared, authorization_header: bool, body: Incoming) -> R
                     );
                 }
             };
-            issue(shared, &scope, grant, now)
+            issue(shared, &scope, grant, true, now)
         }
         _ => oauth_error(
             StatusCode::BAD_REQUEST,
@@ -885,8 +1031,15 @@ fn invalid_grant(description: &'static str) -> Response<FullBody> {
     oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
-/// Mints an access token for `scope` and a new refresh token in the grant's family.
-fn issue(shared: &Shared, scope: &[String], refresh: RefreshGrant, now: u64) -> Response<FullBody> {
+/// Mints an access token for `scope` and, when `with_refresh` (the client registered for the
+/// `refresh_token` grant), a new refresh token in the grant's family.
+fn issue(
+    shared: &Shared,
+    scope: &[String],
+    refresh: RefreshGrant,
+    with_refresh: bool,
+    now: u64,
+) -> Response<FullBody> {
     let lifetime = shared.access_token_lifetime.as_secs();
     let scope = scope.join(" ");
     let access_token = shared
@@ -898,23 +1051,25 @@ fn issue(shared: &Shared, scope: &[String], refresh: RefreshGrant, now: u64) -> 
         .scope(scope.clone())
         .expires_in(i64::try_from(lifetime).unwrap_or(3600))
         .sign();
-    let Some(refresh_token) = shared.store().add_refresh(refresh, now) else {
-        return oauth_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "too many refresh tokens",
-        );
-    };
-    let mut response = json(
-        StatusCode::OK,
-        &json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "refresh_token": refresh_token,
-            "scope": scope,
-        }),
-    );
+    let mut answer = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": scope,
+    });
+    if with_refresh {
+        let Some(refresh_token) = shared.store().add_refresh(refresh, now) else {
+            return oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many refresh tokens",
+            );
+        };
+        if let Some(map) = answer.as_object_mut() {
+            map.insert("refresh_token".into(), refresh_token.into());
+        }
+    }
+    let mut response = json(StatusCode::OK, &answer);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -952,6 +1107,34 @@ mod tests {
             &registered,
             "http://evil.example/callback"
         ));
+    }
+
+    #[test]
+    fn only_loopback_names_with_the_bound_port_are_this_server() {
+        let v4: SocketAddr = ([127, 0, 0, 1], 8123).into();
+        for (host, own) in [
+            ("127.0.0.1:8123", true),
+            ("localhost:8123", true),
+            ("LOCALHOST:8123", true),
+            ("[::1]:8123", true),
+            ("127.0.0.1:8124", false),
+            ("127.0.0.1", false),
+            ("evil.example:8123", false),
+            ("localhost.evil.example:8123", false),
+            ("127.0.0.1.nip.io:8123", false),
+            ("localhost:8123:8123", false),
+            (":8123", false),
+            ("", false),
+        ] {
+            assert_eq!(is_own_host(v4, host), own, "{host}");
+        }
+        let v6: SocketAddr = "[::1]:80".parse().unwrap_or(v4);
+        assert!(is_own_host(v6, "[::1]"), "no port: 80");
+        assert!(is_own_host(v6, "localhost"));
+        assert!(!is_own_host(v6, "[::2]"));
+        let other: SocketAddr = ([127, 0, 0, 2], 9000).into();
+        assert!(is_own_host(other, "127.0.0.2:9000"), "the bound address");
+        assert!(!is_own_host(other, "127.0.0.3:9000"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The in-memory state of the development authorization server: registered clients, consent
 //! transactions waiting for a decision, authorization codes and refresh tokens. Bounded: each
-//! map has a cap, and expired entries are dropped before a new one is refused.
+//! map has a cap, and expired entries are dropped before a new one is refused. Registered
+//! clients idle for a day are forgotten (and the least recently used one when the registry is
+//! full), and revoked token families are forgotten once no token of theirs can be alive.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,6 +20,13 @@ pub(crate) const TRANSACTION_TTL: u64 = 10 * 60;
 pub(crate) const CODE_TTL: u64 = 60;
 /// Seconds a refresh token lives (and is remembered for reuse detection).
 pub(crate) const REFRESH_TTL: u64 = 24 * 60 * 60;
+/// Seconds a registered client is kept without being used.
+pub(crate) const CLIENT_IDLE_TTL: u64 = 24 * 60 * 60;
+
+/// The grant type of authorization codes.
+pub(crate) const AUTHORIZATION_CODE: &str = "authorization_code";
+/// The grant type of refresh tokens.
+pub(crate) const REFRESH_TOKEN: &str = "refresh_token";
 
 /// A client registered through RFC 7591, or described by its metadata document.
 #[derive(Debug, Clone)]
@@ -25,6 +34,21 @@ pub(crate) struct Client {
     pub(crate) client_id: String,
     pub(crate) client_name: Option<String>,
     pub(crate) redirect_uris: Vec<String>,
+    /// The grant types the client registered for (RFC 7591 §2).
+    pub(crate) grant_types: Vec<String>,
+}
+
+impl Client {
+    /// Whether the client registered for `grant_type`.
+    pub(crate) fn allows(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+}
+
+#[derive(Debug)]
+struct Registered {
+    client: Client,
+    last_used: u64,
 }
 
 /// An authorization request that passed every check, waiting on the consent page.
@@ -37,6 +61,9 @@ pub(crate) struct Grant {
     pub(crate) state: Option<String>,
     pub(crate) code_challenge: String,
     pub(crate) resource: String,
+    /// Whether the client registered for the `refresh_token` grant: only then is a refresh
+    /// token issued with the access token.
+    pub(crate) refresh_allowed: bool,
 }
 
 #[derive(Debug)]
@@ -82,32 +109,92 @@ pub(crate) enum Redeem {
 /// digests, so the maps never hold a usable credential.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    clients: HashMap<String, Client>,
+    clients: HashMap<String, Registered>,
     pending: HashMap<String, Pending>,
     codes: HashMap<String, Code>,
     refresh: HashMap<String, Refresh>,
-    revoked: HashSet<u64>,
+    /// Revoked token families, with when they were revoked.
+    revoked: HashMap<u64, u64>,
+    /// The size of `revoked` at which it is pruned next (amortizes the pruning).
+    revoked_prune_at: usize,
     next_family: u64,
 }
 
 impl Store {
-    pub(crate) fn client(&self, client_id: &str) -> Option<&Client> {
-        self.clients.get(client_id)
+    /// The registered client `client_id`, marked as used at `now`. A client idle for
+    /// [`CLIENT_IDLE_TTL`] is forgotten.
+    pub(crate) fn client(&mut self, client_id: &str, now: u64) -> Option<&Client> {
+        if self
+            .clients
+            .get(client_id)
+            .is_some_and(|r| r.last_used.saturating_add(CLIENT_IDLE_TTL) <= now)
+        {
+            self.clients.remove(client_id);
+        }
+        let registered = self.clients.get_mut(client_id)?;
+        registered.last_used = registered.last_used.max(now);
+        Some(&registered.client)
     }
 
-    /// Registers a client; `false` when the registry is full.
-    pub(crate) fn add_client(&mut self, client: Client) -> bool {
+    /// Registers a client. When the registry is full, clients idle for [`CLIENT_IDLE_TTL`]
+    /// are forgotten first, then the least recently used one, so registration always works.
+    pub(crate) fn add_client(&mut self, client: Client, now: u64) {
         if self.clients.len() >= MAX_CLIENTS {
-            return false;
+            self.clients
+                .retain(|_, r| r.last_used.saturating_add(CLIENT_IDLE_TTL) > now);
         }
-        self.clients.insert(client.client_id.clone(), client);
-        true
+        while self.clients.len() >= MAX_CLIENTS {
+            let Some(oldest) = self
+                .clients
+                .iter()
+                .min_by_key(|(_, r)| r.last_used)
+                .map(|(id, _)| id.clone())
+            else {
+                break;
+            };
+            self.clients.remove(&oldest);
+        }
+        self.clients.insert(
+            client.client_id.clone(),
+            Registered {
+                client,
+                last_used: now,
+            },
+        );
     }
 
     fn prune(&mut self, now: u64) {
         self.pending.retain(|_, p| p.expires_at > now);
         self.codes.retain(|_, c| c.expires_at > now);
         self.refresh.retain(|_, r| r.expires_at > now);
+        self.prune_revoked(now);
+    }
+
+    /// Forgets revoked families revoked at least [`REFRESH_TTL`] ago that no code or refresh
+    /// token still remembered belongs to: every token of theirs has expired.
+    fn prune_revoked(&mut self, now: u64) {
+        let live: HashSet<u64> = self
+            .codes
+            .values()
+            .map(|c| c.family)
+            .chain(self.refresh.values().map(|r| r.grant.family))
+            .collect();
+        self.revoked
+            .retain(|family, at| at.saturating_add(REFRESH_TTL) > now || live.contains(family));
+        self.revoked_prune_at = MAX_ENTRIES.max(self.revoked.len().saturating_mul(2));
+    }
+
+    /// Revokes `family` at `now`: none of its refresh tokens works any more.
+    fn revoke(&mut self, family: u64, now: u64) {
+        if self.revoked.len() >= self.revoked_prune_at.max(MAX_ENTRIES) {
+            self.prune_revoked(now);
+        }
+        self.revoked.entry(family).or_insert(now);
+    }
+
+    #[cfg(test)]
+    fn is_revoked(&self, family: u64) -> bool {
+        self.revoked.contains_key(&family)
     }
 
     /// Keeps `grant` for the consent page under a new transaction id; `None` when full.
@@ -169,7 +256,7 @@ impl Store {
             .ok_or(Redeem::Unknown)?;
         if entry.used {
             let family = entry.family;
-            self.revoked.insert(family);
+            self.revoke(family, now);
             return Err(Redeem::Reused);
         }
         entry.used = true;
@@ -208,10 +295,10 @@ impl Store {
             .ok_or(Redeem::Unknown)?;
         if entry.used {
             let family = entry.grant.family;
-            self.revoked.insert(family);
+            self.revoke(family, now);
             return Err(Redeem::Reused);
         }
-        if self.revoked.contains(&entry.grant.family) {
+        if self.revoked.contains_key(&entry.grant.family) {
             return Err(Redeem::Unknown);
         }
         if entry.expires_at <= now {
@@ -271,7 +358,94 @@ mod tests {
             state: None,
             code_challenge: s256(&"v".repeat(43)),
             resource: "http://127.0.0.1:1/mcp".to_owned(),
+            refresh_allowed: true,
         }
+    }
+
+    fn client(id: &str) -> Client {
+        Client {
+            client_id: id.to_owned(),
+            client_name: None,
+            redirect_uris: vec!["http://127.0.0.1/cb".to_owned()],
+            grant_types: vec![AUTHORIZATION_CODE.to_owned()],
+        }
+    }
+
+    #[test]
+    fn clients_idle_for_a_day_are_forgotten() {
+        let mut store = Store::default();
+        store.add_client(client("a"), 0);
+        store.add_client(client("b"), 0);
+        assert!(
+            store.client("a", CLIENT_IDLE_TTL - 1).is_some(),
+            "used: kept"
+        );
+        assert!(
+            store.client("b", CLIENT_IDLE_TTL).is_none(),
+            "idle a day: gone"
+        );
+        assert!(store.client("a", 2 * CLIENT_IDLE_TTL - 2).is_some());
+        assert_eq!(store.clients.len(), 1);
+    }
+
+    #[test]
+    fn a_full_registry_forgets_idle_then_least_recently_used_clients() {
+        let mut store = Store::default();
+        for i in 0..MAX_CLIENTS {
+            store.add_client(client(&format!("c{i}")), 10);
+        }
+        // c0 is used later than the others; all are fresh.
+        assert!(store.client("c0", 20).is_some());
+        store.add_client(client("new"), 30);
+        assert_eq!(store.clients.len(), MAX_CLIENTS);
+        assert!(store.client("new", 30).is_some());
+        assert!(store.client("c0", 30).is_some(), "recently used: kept");
+        // Later, every old client is idle: registering forgets them all at once.
+        let later = 31 + CLIENT_IDLE_TTL;
+        assert!(store.client("new", CLIENT_IDLE_TTL).is_some());
+        store.add_client(client("newer"), later);
+        assert_eq!(store.clients.len(), 2, "idle clients forgotten");
+    }
+
+    #[test]
+    fn revoked_families_are_forgotten_after_the_refresh_lifetime() {
+        let mut store = Store::default();
+        store.revoke(1, 0);
+        store.revoke(2, 100);
+        // A family with a refresh token still remembered is kept whatever its age.
+        let token = store
+            .add_refresh(
+                RefreshGrant {
+                    client_id: "c".to_owned(),
+                    scope: vec![],
+                    resource: "r".to_owned(),
+                    family: 3,
+                },
+                50,
+            )
+            .unwrap();
+        store.revoke(3, 50);
+        store.prune(REFRESH_TTL + 10);
+        assert!(!store.is_revoked(1), "old enough: forgotten");
+        assert!(store.is_revoked(2), "too recent: kept");
+        assert!(store.is_revoked(3), "its token is still remembered");
+        assert_eq!(
+            store.redeem_refresh(&token, REFRESH_TTL + 10).unwrap_err(),
+            Redeem::Unknown
+        );
+        store.prune(REFRESH_TTL + 200);
+        assert!(store.revoked.is_empty());
+    }
+
+    #[test]
+    fn the_revoked_set_is_pruned_as_it_grows() {
+        let mut store = Store::default();
+        for family in 0..MAX_ENTRIES as u64 {
+            store.revoke(family, 0);
+        }
+        assert_eq!(store.revoked.len(), MAX_ENTRIES);
+        store.revoke(u64::MAX, REFRESH_TTL);
+        assert_eq!(store.revoked.len(), 1, "every old family forgotten");
     }
 
     #[test]
