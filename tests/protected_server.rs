@@ -333,6 +333,20 @@ fn is_error(result: &Value) -> bool {
 }
 
 /// Runs the example with `args` and expects it to exit on its own.
+/// Runs the binary with `args`, which it must refuse as a usage error: exit code 2, nothing on
+/// standard output, standard error starting with `error: `. Returns standard error.
+async fn usage_error(args: &[&str]) -> String {
+    let (status, stdout, stderr) = run_to_exit(args).await;
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "{args:?}: {status}; stderr:\n{stderr}"
+    );
+    assert!(stdout.is_empty(), "{args:?}: stdout {stdout:?}");
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    stderr
+}
+
 async fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
     let mut child = Command::new(example_binary())
         .args(args)
@@ -761,15 +775,8 @@ async fn bad_flags_exit_with_code_2() {
         (&["--issuer", "https://a.example", "stray"], "stray"),
     ];
     for (args, mentions) in cases {
-        let (status, stdout, stderr) = run_to_exit(args).await;
-        assert_eq!(
-            status.code(),
-            Some(2),
-            "{args:?}: {status}; stderr:\n{stderr}"
-        );
-        assert!(stdout.is_empty(), "{args:?}: stdout {stdout:?}");
+        let stderr = usage_error(args).await;
         let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.starts_with("error: "), "{args:?}: {stderr}");
         assert!(
             first.contains(mentions),
             "{args:?}: {first:?} should name {mentions:?}"
@@ -1110,15 +1117,8 @@ async fn unreadable_or_malformed_config_file_exits_2() {
         not_json.path(),
         not_a_map.path(),
     ] {
-        let (status, stdout, stderr) = run_to_exit(&["--config", path]).await;
-        assert_eq!(
-            status.code(),
-            Some(2),
-            "{path}: {status}; stderr:\n{stderr}"
-        );
-        assert!(stdout.is_empty(), "{path}: stdout {stdout:?}");
+        let stderr = usage_error(&["--config", path]).await;
         let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.starts_with("error: "), "{path}: {stderr}");
         assert!(first.contains(path), "{first:?} should name {path}");
     }
 }
@@ -1140,15 +1140,8 @@ async fn config_combined_with_authorization_flags_exits_2() {
     for extra in cases {
         let mut args = vec!["--config", file.path()];
         args.extend_from_slice(extra);
-        let (status, stdout, stderr) = run_to_exit(&args).await;
-        assert_eq!(
-            status.code(),
-            Some(2),
-            "{args:?}: {status}; stderr:\n{stderr}"
-        );
-        assert!(stdout.is_empty(), "{args:?}: stdout {stdout:?}");
+        let stderr = usage_error(&args).await;
         let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.starts_with("error: "), "{args:?}: {stderr}");
         assert!(first.contains("--config"), "{args:?}: {first:?}");
     }
 }
