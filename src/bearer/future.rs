@@ -195,12 +195,14 @@ where
                     // Whatever the refresh returned, the key source now holds its best keys;
                     // deciding again reads them (a failed refresh surfaces as 401 or 503 there).
                     let _ = ready!(refresh.as_mut().poll(cx));
-                    let request = request.take();
-                    let decision = match &request {
-                        Some(request) => config.authorize(request),
-                        None => Err(refused(crate::validate::TokenErrorKind::Malformed.into())),
-                    };
-                    decided(config, service.take(), request, decision)
+                    match request.take() {
+                        Some(request) => {
+                            let decision = config.authorize(&request);
+                            decided(config, service.take(), Some(request), decision)
+                        }
+                        // Only reachable if polled after completion: refuse, never hang.
+                        None => State::Rejected { response: None },
+                    }
                 }
                 StateProj::Introspecting {
                     introspection,
