@@ -8,12 +8,16 @@ use tower::{Layer, Service};
 
 use crate::bearer::{BearerAuth, BearerAuthLayer, Config};
 use crate::body::{FullBody, ResponseBody};
+use crate::body_limits::ReadLimits;
 use crate::challenge::is_scope_char;
 use crate::cors::{McpCors, McpCorsLayer};
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
 use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata};
-use crate::operation::{DEFAULT_MAX_BODY_BYTES, OperationExtractor, OperationLayer};
+use crate::operation::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES,
+    OperationExtractor, OperationLayer, OperationReader,
+};
 use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
 use crate::policy::{OperationScopes, ScopePolicy, ScopePolicyLayer};
 use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionLayer};
@@ -31,7 +35,8 @@ use crate::validate::{Validator, ValidatorBuilder};
 pub struct McpAuth {
     config: Arc<Config>,
     sessions: SessionBindingLayer,
-    max_body_bytes: usize,
+    /// Shared by both operation layers: one byte budget for the whole stack.
+    body: ReadLimits,
     origin: Arc<OriginPolicy>,
     protocol_versions: ProtocolVersionLayer,
     metadata: Arc<MetadataDocument>,
@@ -75,6 +80,8 @@ pub struct McpAuthBuilder {
     protocol_versions: Option<Vec<ProtocolVersion>>,
     operations: OperationScopes,
     max_body_bytes: usize,
+    body_read_timeout: std::time::Duration,
+    max_buffered_bytes: usize,
 }
 
 impl McpAuth {
@@ -102,6 +109,8 @@ impl McpAuth {
             protocol_versions: None,
             operations: OperationScopes::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
         }
     }
 
@@ -109,14 +118,19 @@ impl McpAuth {
     ///
     /// 1. the metadata route (public, CORS `*`, no other check);
     /// 2. the `Origin`/`Host` guard (403 before any auth, whatever the credentials);
-    /// 3. operation extraction (the JSON-RPC methods and names, from the 2026-07-28 headers or
-    ///    the bounded legacy body, replayed byte for byte), when per-operation rules exist;
-    /// 4. bearer authentication (401/400/403/503; anonymous methods pass without a token);
-    /// 5. the `MCP-Protocol-Version` gate (400 `-32022` for a version the server does not
-    ///    support; an absent header passes);
-    /// 6. per-operation scopes (403 `insufficient_scope` naming every scope the operation
+    /// 3. only when anonymous methods exist, and only for requests without credentials:
+    ///    operation extraction, so that the bearer layer can tell an anonymous call;
+    /// 4. bearer authentication (401/400/403/503; anonymous methods pass without a token).
+    ///    No byte of a body has been read for a request that carries a token;
+    /// 5. operation extraction (the JSON-RPC methods and names, from the 2026-07-28 headers or
+    ///    the legacy body, read within its bounds and replayed byte for byte), when
+    ///    per-operation rules exist or the next stage will refuse the request;
+    /// 6. the `MCP-Protocol-Version` gate (400 `-32022` for a version the server does not
+    ///    support, echoing the request's JSON-RPC `id` when its body was read; an absent header
+    ///    passes);
+    /// 7. per-operation scopes (403 `insufficient_scope` naming every scope the operation
     ///    needs);
-    /// 7. legacy session binding (a `Mcp-Session-Id` minted for one principal and presented by
+    /// 8. legacy session binding (a `Mcp-Session-Id` minted for one principal and presented by
     ///    another gets 404 "Session not found").
     ///
     /// Apply it to the outermost router, so that it sees full request paths: it answers the
@@ -140,14 +154,32 @@ impl McpAuth {
         McpCorsLayer::new(OriginPolicy::clone(&self.origin))
     }
 
-    /// Only operation extraction. It reads nothing when no per-operation rule or anonymous
-    /// method is configured.
+    /// Only operation extraction, for inside the bearer layer: it reads the bodies of requests
+    /// whose operations per-operation rules need, and of requests the version gate
+    /// ([`protocol_version_layer`](Self::protocol_version_layer), inside it) will refuse, so
+    /// that the refusal echoes the JSON-RPC `id`. Shares its byte budget with
+    /// [`anonymous_operation_layer`](Self::anonymous_operation_layer).
     pub fn operation_layer(&self) -> OperationLayer {
+        let layer =
+            OperationLayer::from_limits(self.body.clone()).echo_ids_for(&self.protocol_versions);
         if self.config.operations.is_empty() {
-            OperationLayer::disabled()
+            layer.without_operations()
         } else {
-            OperationLayer::new(self.max_body_bytes)
-                .read_anonymous(self.config.operations.has_anonymous())
+            layer
+        }
+    }
+
+    /// Only the operation extraction outside the bearer layer, which reads the requests
+    /// without credentials when some methods may be called anonymously (the bearer layer needs
+    /// their operations to decide); it reads nothing otherwise. With it outside, put
+    /// [`operation_layer`](Self::operation_layer)`.`[`rereading()`](OperationLayer::rereading)
+    /// inside the bearer layer, as [`layer`](Self::layer) does.
+    pub fn anonymous_operation_layer(&self) -> OperationLayer {
+        let layer = OperationLayer::from_limits(self.body.clone()).without_credentials_only();
+        if self.config.operations.has_anonymous() {
+            layer
+        } else {
+            layer.without_operations()
         }
     }
 
@@ -530,6 +562,22 @@ impl McpAuthBuilder {
         self
     }
 
+    /// The time allowed for reading a body the layer needs (per-operation rules, anonymous
+    /// methods, the `id` of a version refusal), from the moment the request reaches it; a body
+    /// not in by then gets 408. Defaults to 10 seconds.
+    pub fn body_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// The bound on body bytes the layer holds at once, across all requests. A request that
+    /// would pass it is refused at once with 503 and `Retry-After: 1`, never queued. Defaults
+    /// to 64 MiB.
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.max_buffered_bytes = bytes;
+        self
+    }
+
     /// The MCP protocol revisions the server implements; a request naming another in
     /// `MCP-Protocol-Version` gets 400 with JSON-RPC error `-32022`. Defaults to every revision
     /// this crate knows ([`ProtocolVersion::ALL`]).
@@ -664,7 +712,11 @@ impl McpAuthBuilder {
             origin: Arc::new(origin),
             sessions: SessionBindingLayer::new(),
             protocol_versions,
-            max_body_bytes: self.max_body_bytes,
+            body: ReadLimits::new(
+                self.max_body_bytes,
+                self.body_read_timeout,
+                self.max_buffered_bytes,
+            ),
             metadata: Arc::new(MetadataDocument::new(&document)),
             metadata_path: metadata_path.into(),
             document: Arc::new(document),
@@ -695,10 +747,12 @@ pub struct McpAuthLayer {
 }
 
 /// The stack between the metadata route (and CORS) and your service: the origin guard,
-/// operation extraction, bearer auth, the version gate, per-operation scopes and session
-/// binding, outermost first.
+/// anonymous-call extraction, bearer auth, operation extraction, the version gate,
+/// per-operation scopes and session binding, outermost first.
 pub type GuardedService<S> = OriginGuard<
-    OperationExtractor<BearerAuth<ProtocolVersionGate<ScopePolicy<SessionBinding<S>>>>>,
+    OperationExtractor<
+        BearerAuth<OperationReader<ProtocolVersionGate<ScopePolicy<SessionBinding<S>>>>>,
+    >,
 >;
 
 impl McpAuth {
@@ -708,8 +762,9 @@ impl McpAuth {
         let inner = self.session_layer().layer(inner);
         let inner = self.scope_policy_layer().layer(inner);
         let inner = self.protocol_version_layer().layer(inner);
+        let inner = self.operation_layer().rereading().layer(inner);
         let inner = self.bearer_layer().layer(inner);
-        let inner = self.operation_layer().layer(inner);
+        let inner = self.anonymous_operation_layer().layer(inner);
         self.origin_layer().layer(inner)
     }
 }

@@ -139,21 +139,25 @@ pub(crate) fn json_response(
     response
 }
 
-/// A JSON-RPC error response with `id: null` (the request body is not read), for refusals an
-/// MCP client should see as protocol errors: a forbidden `Origin`, an unsupported protocol
-/// version. `message` is fixed text; `data` is serialized JSON (escape anything taken from
-/// the request).
+/// A JSON-RPC error response, for refusals an MCP client should see as protocol errors: a
+/// forbidden `Origin`, an unsupported protocol version. `message` is fixed text; `data` is
+/// serialized JSON (escape anything taken from the request); `id` is the request's, or null
+/// when its body was not read.
 pub(crate) fn jsonrpc_error(
     status: StatusCode,
     code: i64,
     message: &'static str,
     data: Option<serde_json::Value>,
+    id: serde_json::Value,
 ) -> Response<FullBody> {
     let mut error = serde_json::json!({ "code": code, "message": message });
     if let (Some(data), Some(object)) = (data, error.as_object_mut()) {
         object.insert("data".to_owned(), data);
     }
-    let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": error });
+    let mut body = serde_json::json!({ "jsonrpc": "2.0", "error": error });
+    if let Some(object) = body.as_object_mut() {
+        object.insert("id".to_owned(), id);
+    }
     let mut response = Response::new(FullBody::new(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -165,8 +169,6 @@ pub(crate) fn jsonrpc_error(
     response
 }
 
-/// What a response future yields if polled again after it completed: a refusal, never a
-/// success and never a panic.
 /// Says `Connection: close` on a response the layer sends in place of the inner service's when
 /// body bytes of the HTTP/1 request may still be unread.
 ///
@@ -174,8 +176,16 @@ pub(crate) fn jsonrpc_error(
 /// if the body has not all arrived yet, but nothing on the wire says so: a client that sent the
 /// body a moment after the headers (Python's httpx does) and reuses the connection for its
 /// retry with a token loses that request ("server disconnected"). Announced, the client opens a
-/// new connection instead. HTTP/2 streams are unaffected and get no such header.
+/// new connection instead. A body the layer read to the end leaves nothing unread: the
+/// connection stays open. HTTP/2 streams are unaffected and get no such header.
 pub(crate) fn close_if_body_pending<B, R>(request: &Request<B>, response: &mut Response<R>) {
+    if request
+        .extensions()
+        .get::<crate::operation::BodyRead>()
+        .is_some()
+    {
+        return;
+    }
     let headers = request.headers();
     if headers.contains_key(header::TRANSFER_ENCODING)
         || headers
@@ -195,6 +205,8 @@ pub(crate) fn close_if_http1<R>(version: Version, response: &mut Response<R>) {
     }
 }
 
+/// What a response future yields if polled again after it completed: a refusal, never a
+/// success and never a panic.
 pub(crate) fn polled_after_completion() -> Response<FullBody> {
     json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -236,5 +248,17 @@ mod connection_tests {
         assert!(!closes(Version::HTTP_11, &[("content-length", "0")]));
         assert!(!closes(Version::HTTP_11, &[]));
         assert!(!closes(Version::HTTP_2, &[("content-length", "57")]));
+    }
+
+    #[test]
+    fn a_body_read_to_the_end_keeps_the_connection() {
+        let mut request = Request::builder()
+            .header("content-length", "57")
+            .body(())
+            .unwrap();
+        request.extensions_mut().insert(crate::operation::BodyRead);
+        let mut response = Response::new(());
+        close_if_body_pending(&request, &mut response);
+        assert!(response.headers().get(header::CONNECTION).is_none());
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 pub mod bearer;
 pub mod body;
+mod body_limits;
 pub mod cache;
 pub mod challenge;
 pub mod config;

@@ -4,11 +4,15 @@
 //! For `MCP-Protocol-Version` 2026-07-28 and later the request mirrors them in `Mcp-Method` and
 //! `Mcp-Name` headers, which the MCP server validates against the body (rmcp does); they are
 //! read from there and the body streams through untouched. For older or absent versions the
-//! mirrored headers are never trusted: the JSON-RPC body is read (up to a bound, default 1 MiB,
-//! 413 beyond), parsed, and handed on **byte for byte**; a batch yields every operation in it.
+//! mirrored headers are never trusted: the JSON-RPC body is read, parsed, and handed on **byte
+//! for byte**; a batch yields every operation in it. Reading is bounded in bytes per body
+//! (default 1 MiB, 413 beyond), in time (default 10 s, 408 after) and in bytes held at once
+//! across all requests (default 64 MiB, 503 beyond, at once rather than queued).
 //!
 //! [`OperationLayer`] puts the result in the request extensions as [`McpOperations`], where the
-//! bearer layer (anonymous methods) and the per-operation scope policy read it.
+//! per-operation scope policy reads it. It sits inside the bearer layer: no byte of a body is
+//! read before its token is validated. Only requests without credentials, when some methods may
+//! be called anonymously, are read before (the bearer layer needs their operations).
 //!
 //! ```
 //! use mcp_server_auth::operation::{McpOperation, operations_from_body};
@@ -21,23 +25,26 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, Method, Request, Response, Version};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use serde_json::Value;
 use tower::{Layer, Service};
 
-use crate::body::{FullBody, ResponseBody, jsonrpc_error};
-use crate::protocol_version::ProtocolVersion;
-
-/// Default cap on a JSON-RPC body read for policy decisions.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+use crate::body::{FullBody, ResponseBody};
+use crate::body_limits::{Budget, ReadLimits, ReadRefusal, Reservation};
+pub use crate::body_limits::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES,
+};
+use crate::protocol_version::{ProtocolVersion, ProtocolVersionLayer};
 
 /// The `Mcp-Method` header (2026-07-28).
 pub const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
@@ -78,6 +85,8 @@ impl McpOperation {
 pub struct McpOperations {
     operations: Vec<McpOperation>,
     from_headers: bool,
+    /// The `id` of a single JSON-RPC request read from the body (a string or a number).
+    request_id: Option<Value>,
 }
 
 impl McpOperations {
@@ -98,6 +107,16 @@ impl McpOperations {
     }
 }
 
+/// The JSON-RPC `id` of a request whose body an operation layer read (only ever after its
+/// token was validated, or for an anonymous method), for errors that answer it; null
+/// otherwise. Nothing is read here.
+pub(crate) fn request_id(extensions: &http::Extensions) -> Value {
+    extensions
+        .get::<McpOperations>()
+        .and_then(|operations| operations.request_id.clone())
+        .unwrap_or_default()
+}
+
 /// Where the name of an operation lives in `params`.
 fn name_key(method: &str) -> Option<&'static str> {
     match method {
@@ -110,15 +129,29 @@ fn name_key(method: &str) -> Option<&'static str> {
 /// The operations of a JSON-RPC body: one for a request or notification object, one per
 /// element for a batch; responses and anything that does not parse yield nothing.
 pub fn operations_from_body(body: &[u8]) -> Vec<McpOperation> {
+    parse_body(body).0
+}
+
+/// The operations of a JSON-RPC body and, for a single request, its `id` (a string or a
+/// number; JSON-RPC allows no other).
+fn parse_body(body: &[u8]) -> (Vec<McpOperation>, Option<Value>) {
     fn one(value: &Value) -> Option<McpOperation> {
         let method = value.get("method")?.as_str()?;
         let name = name_key(method).and_then(|key| value.get("params")?.get(key)?.as_str());
         Some(McpOperation::new(method, name))
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(batch)) => batch.iter().filter_map(one).collect(),
-        Ok(value) => one(&value).into_iter().collect(),
-        Err(_) => Vec::new(),
+        Ok(Value::Array(batch)) => (batch.iter().filter_map(one).collect(), None),
+        Ok(mut value) => {
+            let operation = one(&value);
+            let id = value
+                .get_mut("id")
+                .map(Value::take)
+                .filter(|id| id.is_string() || id.is_number())
+                .filter(|_| operation.is_some());
+            (operation.into_iter().collect(), id)
+        }
+        Err(_) => (Vec::new(), None),
     }
 }
 
@@ -167,25 +200,37 @@ fn decode_name(value: &str) -> Option<String> {
 
 pin_project! {
     /// The request body handed to the inner service: the original stream, or the bytes that
-    /// were read for policy decisions, replayed unchanged. (The same two cases as a
-    /// [`ResponseBody`], in the request direction.)
+    /// were read for policy decisions, replayed unchanged.
     #[derive(Debug)]
     pub struct RequestBody<B> {
         #[pin]
-        inner: ResponseBody<B>,
+        kind: RequestKind<B>,
+    }
+}
+
+pin_project! {
+    #[project = RequestKindProj]
+    #[derive(Debug)]
+    enum RequestKind<B> {
+        Streaming { #[pin] body: B },
+        // The bytes count against the shared budget until they are handed on.
+        Buffered { data: Option<Bytes>, reservation: Option<Reservation> },
     }
 }
 
 impl<B> RequestBody<B> {
     fn streaming(body: B) -> Self {
         RequestBody {
-            inner: ResponseBody::inner(body),
+            kind: RequestKind::Streaming { body },
         }
     }
 
-    fn buffered(data: Bytes) -> Self {
+    fn buffered(data: Bytes, reservation: Reservation) -> Self {
         RequestBody {
-            inner: ResponseBody::full(FullBody::new(data)),
+            kind: RequestKind::Buffered {
+                data: (!data.is_empty()).then_some(data),
+                reservation: Some(reservation),
+            },
         }
     }
 }
@@ -201,52 +246,165 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        self.project().inner.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// Applies [`OperationExtractor`]; made by
-/// [`McpAuth::operation_layer`](crate::McpAuth::operation_layer).
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct OperationLayer {
-    /// `None`: read nothing, every request streams through with no operations recorded.
-    max_body_bytes: Option<usize>,
-    /// Whether requests without credentials are read too (only anonymous methods need it).
-    read_anonymous: bool,
-}
-
-impl OperationLayer {
-    /// Reads bodies of up to `max_body_bytes`.
-    pub fn new(max_body_bytes: usize) -> Self {
-        OperationLayer {
-            max_body_bytes: Some(max_body_bytes),
-            read_anonymous: false,
+        match self.project().kind.project() {
+            RequestKindProj::Streaming { body } => body.poll_frame(cx),
+            RequestKindProj::Buffered { data, reservation } => {
+                // Handed on: the bytes are the inner service's now.
+                *reservation = None;
+                Poll::Ready(data.take().map(|d| Ok(Frame::data(d))))
+            }
         }
     }
 
-    /// Also read the bodies of requests without an `Authorization` header, which is needed
-    /// when some methods may be called anonymously. Off by default: an unauthenticated request
-    /// is refused by the bearer layer anyway, so its body is never buffered.
-    pub fn read_anonymous(mut self, read: bool) -> Self {
-        self.read_anonymous = read;
-        self
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            RequestKind::Streaming { body } => body.is_end_stream(),
+            RequestKind::Buffered { data, .. } => data.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            RequestKind::Streaming { body } => body.size_hint(),
+            RequestKind::Buffered { data, .. } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
+}
+
+/// Marks a request whose body this layer read to the end: a refusal of it leaves no bytes
+/// unread, so the connection can stay open.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyRead;
+
+/// Which requests an [`OperationLayer`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// Every request whose operations are not known yet.
+    Unread,
+    /// Only requests without an `Authorization` header.
+    WithoutCredentials,
+}
+
+/// Applies [`OperationExtractor`]; made by
+/// [`McpAuth::operation_layer`](crate::McpAuth::operation_layer) and
+/// [`McpAuth::anonymous_operation_layer`](crate::McpAuth::anonymous_operation_layer).
+///
+/// Place it **inside** the bearer layer, so that no byte of a body is read before its token
+/// is validated. Only a stack with anonymous methods needs a second one outside the bearer
+/// layer, [`without_credentials_only`](Self::without_credentials_only), which reads just the
+/// requests that carry no credentials (the bearer layer needs their operations to decide).
+///
+/// Reading is bounded three ways: bytes per body ([`new`](Self::new); 413 beyond), time per
+/// body ([`timeout`](Self::timeout); 408 after it) and bytes held at once across all requests
+/// ([`max_buffered_bytes`](Self::max_buffered_bytes); beyond it a request is refused at once
+/// with 503 and `Retry-After: 1`, never queued). Clones share the byte budget.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct OperationLayer {
+    limits: ReadLimits,
+    /// Whether operations are read at all (`false`: only for version refusals, if any).
+    operations: bool,
+    which: Which,
+    /// The versions a gate inside this layer supports: requests it will refuse are read so
+    /// that its error can echo the JSON-RPC `id`.
+    version_gate: Option<ProtocolVersionLayer>,
+}
+
+impl OperationLayer {
+    /// Reads bodies of up to `max_body_bytes`, within [`DEFAULT_BODY_READ_TIMEOUT`] and
+    /// [`DEFAULT_MAX_BUFFERED_BYTES`] held at once.
+    pub fn new(max_body_bytes: usize) -> Self {
+        OperationLayer {
+            limits: ReadLimits::new(
+                max_body_bytes,
+                DEFAULT_BODY_READ_TIMEOUT,
+                DEFAULT_MAX_BUFFERED_BYTES,
+            ),
+            operations: true,
+            which: Which::Unread,
+            version_gate: None,
+        }
     }
 
     /// Reads nothing: for stacks without per-operation rules.
     pub fn disabled() -> Self {
         OperationLayer {
-            max_body_bytes: None,
-            read_anonymous: false,
+            operations: false,
+            ..Self::default()
         }
+    }
+
+    /// Reads only requests without an `Authorization` header: the outer of the two layers a
+    /// stack with anonymous methods needs (see the [type docs](Self)).
+    pub fn without_credentials_only(mut self) -> Self {
+        self.which = Which::WithoutCredentials;
+        self
+    }
+
+    /// The time allowed for reading one body, from the moment the request reaches this layer
+    /// (default [`DEFAULT_BODY_READ_TIMEOUT`]). A body not in by then gets 408. Needs a Tokio
+    /// runtime with timers; without a Tokio runtime no deadline applies.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.limits.timeout = timeout;
+        self
+    }
+
+    /// The bound on body bytes held at once by this layer and its clones, across all requests
+    /// (default [`DEFAULT_MAX_BUFFERED_BYTES`]). A request that would pass it is refused at
+    /// once with 503 and `Retry-After: 1`.
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.limits.budget = Arc::new(Budget::new(bytes));
+        self
+    }
+
+    /// Also reads the bodies of requests that `gate`, placed inside this layer, will refuse
+    /// for their `MCP-Protocol-Version`, so that its 400 echoes the request's JSON-RPC `id`.
+    pub fn echo_ids_for(mut self, gate: &ProtocolVersionLayer) -> Self {
+        self.version_gate = Some(gate.clone());
+        self
+    }
+
+    /// Reads no operations (a version refusal's `id` is still read, if asked for).
+    pub(crate) fn without_operations(mut self) -> Self {
+        self.operations = false;
+        self
+    }
+
+    pub(crate) fn from_limits(limits: ReadLimits) -> Self {
+        OperationLayer {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// What to do with a request: pass it on (with its operations, when known) or read it.
+    fn plan(&self, parts: &Parts) -> Plan {
+        if parts.extensions.get::<McpOperations>().is_some()
+            || (self.which == Which::WithoutCredentials
+                && parts.headers.contains_key(http::header::AUTHORIZATION))
+        {
+            return Plan::Pass(None);
+        }
+        let refused = self
+            .version_gate
+            .as_ref()
+            .is_some_and(|gate| gate.refuses(&parts.method, &parts.headers));
+        if !self.operations && !refused {
+            return Plan::Pass(None);
+        }
+        if !refused && let Some(operation) = operation_from_headers(&parts.headers) {
+            return Plan::Pass(Some(McpOperations {
+                operations: vec![operation],
+                from_headers: true,
+                request_id: None,
+            }));
+        }
+        if parts.method != Method::POST {
+            return Plan::Pass(self.operations.then(McpOperations::default));
+        }
+        Plan::Read
     }
 }
 
@@ -256,14 +414,18 @@ impl Default for OperationLayer {
     }
 }
 
+enum Plan {
+    Pass(Option<McpOperations>),
+    Read,
+}
+
 impl<S> Layer<S> for OperationLayer {
     type Service = OperationExtractor<S>;
 
     fn layer(&self, inner: S) -> OperationExtractor<S> {
         OperationExtractor {
             inner,
-            max_body_bytes: self.max_body_bytes,
-            read_anonymous: self.read_anonymous,
+            layer: self.clone(),
         }
     }
 }
@@ -272,8 +434,7 @@ impl<S> Layer<S> for OperationLayer {
 #[derive(Debug, Clone)]
 pub struct OperationExtractor<S> {
     inner: S,
-    max_body_bytes: Option<usize>,
-    read_anonymous: bool,
+    layer: OperationLayer,
 }
 
 impl<S> OperationExtractor<S> {
@@ -294,63 +455,136 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        self.layer
+            .call(&mut self.inner, request, RequestBody::streaming)
+    }
+}
+
+/// Applies [`OperationReader`]; made by [`OperationLayer::rereading`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct OperationReaderLayer {
+    layer: OperationLayer,
+}
+
+impl<S> Layer<S> for OperationReaderLayer {
+    type Service = OperationReader<S>;
+
+    fn layer(&self, inner: S) -> OperationReader<S> {
+        OperationReader {
+            inner,
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+/// [`OperationExtractor`] for a stack that already has one outside (the anonymous-call
+/// extraction of [`McpAuth::layer`](crate::McpAuth::layer)): it takes the [`RequestBody`]
+/// that one hands on and hands on the same type, so the service inside sees one wrapper.
+#[derive(Debug, Clone)]
+pub struct OperationReader<S> {
+    inner: S,
+    layer: OperationLayer,
+}
+
+impl<S> OperationReader<S> {
+    crate::macros::inner_service_accessors!();
+}
+
+impl<S, B, ResBody> Service<Request<RequestBody<B>>> for OperationReader<S>
+where
+    S: Service<Request<RequestBody<B>>, Response = Response<ResBody>> + Clone,
+    B: Body<Data = Bytes>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = OperationFuture<S, B, RequestBody<B>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<RequestBody<B>>) -> Self::Future {
+        self.layer
+            .call(&mut self.inner, request, std::convert::identity)
+    }
+}
+
+impl OperationLayer {
+    /// This layer for inside another operation layer: see [`OperationReader`].
+    pub fn rereading(self) -> OperationReaderLayer {
+        OperationReaderLayer { layer: self }
+    }
+
+    /// Passes `request` on (`stream` wraps a body passed as it is) or starts reading it.
+    fn call<S, B, I>(
+        &self,
+        inner: &mut S,
+        request: Request<I>,
+        stream: fn(I) -> RequestBody<B>,
+    ) -> OperationFuture<S, B, I>
+    where
+        S: Service<Request<RequestBody<B>>> + Clone,
+        I: Body<Data = Bytes>,
+    {
         let (mut parts, body) = request.into_parts();
-        let Some(limit) = self.max_body_bytes else {
-            let request = Request::from_parts(parts, RequestBody::streaming(body));
-            return OperationFuture::inner(self.inner.call(request));
-        };
-        if let Some(operation) = operation_from_headers(&parts.headers) {
-            parts.extensions.insert(McpOperations {
-                operations: vec![operation],
-                from_headers: true,
-            });
-            let request = Request::from_parts(parts, RequestBody::streaming(body));
-            return OperationFuture::inner(self.inner.call(request));
-        }
-        let anonymous = !parts.headers.contains_key(http::header::AUTHORIZATION);
-        if parts.method != Method::POST || (anonymous && !self.read_anonymous) {
-            parts.extensions.insert(McpOperations::default());
-            let request = Request::from_parts(parts, RequestBody::streaming(body));
-            return OperationFuture::inner(self.inner.call(request));
-        }
-        // Read the body; the ready service stays here, a clone is driven to readiness once the
-        // body is in.
-        let service = self.inner.clone();
-        OperationFuture {
-            state: State::Collecting {
-                body,
-                parts: Some(parts),
-                buffer: Vec::new(),
-                limit,
-                service: Some(service),
+        match self.plan(&parts) {
+            Plan::Pass(operations) => {
+                if let Some(operations) = operations {
+                    parts.extensions.insert(operations);
+                }
+                let request = Request::from_parts(parts, stream(body));
+                OperationFuture::inner(inner.call(request))
+            }
+            Plan::Read => match self.limits.start(&body) {
+                Ok(reservation) => {
+                    // The ready service stays here; a clone is driven to readiness once the
+                    // body is in.
+                    let service = inner.clone();
+                    OperationFuture {
+                        state: State::Collecting {
+                            body,
+                            parts: Some(parts),
+                            buffer: Vec::new(),
+                            reservation: Some(reservation),
+                            limit: self.limits.max_body_bytes,
+                            deadline: self.limits.deadline(),
+                            service: Some(service),
+                        },
+                    }
+                }
+                Err(refusal) => OperationFuture::ready(refusal.response(parts.version)),
             },
         }
     }
 }
 
 pin_project! {
-    /// Response future of [`OperationExtractor`].
-    pub struct OperationFuture<S, B>
+    /// Response future of [`OperationExtractor`] and (with `I = RequestBody<B>`)
+    /// [`OperationReader`]: `I` is the body read, `RequestBody<B>` the one handed on.
+    pub struct OperationFuture<S, B, I = B>
     where
         S: Service<Request<RequestBody<B>>>,
     {
         #[pin]
-        state: State<S, B>,
+        state: State<S, B, I>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, B>
+    enum State<S, B, I>
     where
         S: Service<Request<RequestBody<B>>>,
     {
         Collecting {
             #[pin]
-            body: B,
+            body: I,
             parts: Option<Parts>,
             buffer: Vec<u8>,
+            reservation: Option<Reservation>,
             limit: usize,
+            deadline: Option<Pin<Box<tokio::time::Sleep>>>,
             service: Option<S>,
         },
         Calling {
@@ -362,7 +596,7 @@ pin_project! {
     }
 }
 
-impl<S, B> OperationFuture<S, B>
+impl<S, B, I> OperationFuture<S, B, I>
 where
     S: Service<Request<RequestBody<B>>>,
 {
@@ -371,12 +605,20 @@ where
             state: State::Inner { future },
         }
     }
+
+    fn ready(response: Response<FullBody>) -> Self {
+        OperationFuture {
+            state: State::Ready {
+                response: Some(response),
+            },
+        }
+    }
 }
 
-impl<S, B, ResBody> Future for OperationFuture<S, B>
+impl<S, B, I, ResBody> Future for OperationFuture<S, B, I>
 where
     S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
-    B: Body<Data = Bytes>,
+    I: Body<Data = Bytes>,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
@@ -388,66 +630,64 @@ where
                     mut body,
                     parts,
                     buffer,
+                    reservation,
                     limit,
+                    deadline,
                     service,
-                } => match ready!(body.as_mut().poll_frame(cx)) {
-                    Some(Ok(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            if buffer.len().saturating_add(data.len()) > *limit {
-                                let mut response = jsonrpc_error(
-                                    StatusCode::PAYLOAD_TOO_LARGE,
-                                    -32600,
-                                    "Request body too large",
-                                    None,
-                                );
-                                // The rest of the body is left unread.
-                                if let Some(parts) = parts.as_ref() {
-                                    crate::body::close_if_http1(parts.version, &mut response);
-                                }
-                                State::Ready {
-                                    response: Some(response),
-                                }
+                } => {
+                    let version = parts.as_ref().map_or(Version::HTTP_11, |p| p.version);
+                    let refuse = |refusal: ReadRefusal| State::Ready {
+                        response: Some(refusal.response(version)),
+                    };
+                    match body.as_mut().poll_frame(cx) {
+                        Poll::Ready(Some(Ok(frame))) => {
+                            // Trailers carry nothing the policy reads.
+                            let Ok(data) = frame.into_data() else {
+                                continue;
+                            };
+                            let total = buffer.len().saturating_add(data.len());
+                            if total > *limit {
+                                refuse(ReadRefusal::TooLarge)
+                            } else if !reservation.as_mut().is_some_and(|r| r.grow_to(total)) {
+                                refuse(ReadRefusal::Busy)
                             } else {
                                 buffer.extend_from_slice(&data);
                                 continue;
                             }
-                        } else {
-                            // Trailers carry nothing the policy reads.
-                            continue;
                         }
-                    }
-                    Some(Err(_)) => {
-                        let mut response = jsonrpc_error(
-                            StatusCode::BAD_REQUEST,
-                            -32700,
-                            "The request body could not be read",
-                            None,
-                        );
-                        if let Some(parts) = parts.as_ref() {
-                            crate::body::close_if_http1(parts.version, &mut response);
-                        }
-                        State::Ready {
-                            response: Some(response),
-                        }
-                    }
-                    None => match (parts.take(), service.take()) {
-                        (Some(mut parts), Some(service)) => {
-                            let data = Bytes::from(std::mem::take(buffer));
-                            parts.extensions.insert(McpOperations {
-                                operations: operations_from_body(&data),
-                                from_headers: false,
-                            });
-                            State::Calling {
-                                service,
-                                request: Some(Request::from_parts(
-                                    parts,
-                                    RequestBody::buffered(data),
-                                )),
+                        Poll::Ready(Some(Err(_))) => refuse(ReadRefusal::Unreadable),
+                        Poll::Ready(None) => match (parts.take(), service.take()) {
+                            (Some(mut parts), Some(service)) => {
+                                let data = Bytes::from(std::mem::take(buffer));
+                                let (operations, request_id) = parse_body(&data);
+                                parts.extensions.insert(McpOperations {
+                                    operations,
+                                    from_headers: false,
+                                    request_id,
+                                });
+                                parts.extensions.insert(BodyRead);
+                                let body = match reservation.take() {
+                                    Some(reservation) => RequestBody::buffered(data, reservation),
+                                    None => RequestBody::buffered(data, Reservation::none()),
+                                };
+                                State::Calling {
+                                    service,
+                                    request: Some(Request::from_parts(parts, body)),
+                                }
                             }
+                            _ => State::Ready { response: None },
+                        },
+                        Poll::Pending => {
+                            let late = deadline
+                                .as_mut()
+                                .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                            if !late {
+                                return Poll::Pending;
+                            }
+                            refuse(ReadRefusal::TimedOut)
                         }
-                        _ => State::Ready { response: None },
-                    },
-                },
+                    }
+                }
                 StateProj::Calling { service, request } => {
                     ready!(service.poll_ready(cx))?;
                     match request.take() {
@@ -473,7 +713,7 @@ where
     }
 }
 
-impl<S, B> fmt::Debug for OperationFuture<S, B>
+impl<S, B, I> fmt::Debug for OperationFuture<S, B, I>
 where
     S: Service<Request<RequestBody<B>>>,
 {

@@ -532,8 +532,13 @@ where
             Ok(()) => EitherResponse::inner(self.inner.call(request)),
             Err(error) => {
                 tracing::debug!(target: crate::TRACE_TARGET, %error, "request refused by the origin guard");
-                let mut response =
-                    crate::body::jsonrpc_error(error.status(), JSONRPC_CODE, error.message(), None);
+                let mut response = crate::body::jsonrpc_error(
+                    error.status(),
+                    JSONRPC_CODE,
+                    error.message(),
+                    None,
+                    serde_json::Value::Null,
+                );
                 response.extensions_mut().insert(error);
                 crate::body::close_if_body_pending(&request, &mut response);
                 EitherResponse::ready(response)

@@ -403,8 +403,13 @@ fn verify(
     })
 }
 
-/// The 400 response for `error`, which it carries in its extensions.
-fn reject(error: UnsupportedVersion, supported: &[ProtocolVersion]) -> Response<FullBody> {
+/// The 400 response for `error`, which it carries in its extensions; `id` is the request's
+/// JSON-RPC id when a layer outside read it, or null.
+fn reject(
+    error: UnsupportedVersion,
+    supported: &[ProtocolVersion],
+    id: serde_json::Value,
+) -> Response<FullBody> {
     // The header's value is client-controlled: it is not logged.
     tracing::debug!(
         target: crate::TRACE_TARGET,
@@ -419,6 +424,7 @@ fn reject(error: UnsupportedVersion, supported: &[ProtocolVersion]) -> Response<
         UNSUPPORTED_CODE,
         UNSUPPORTED_MESSAGE,
         Some(data),
+        id,
     );
     response.extensions_mut().insert(error);
     response
@@ -465,6 +471,11 @@ impl ProtocolVersionLayer {
     /// The supported revisions, newest first: the order of `data.supported` in rejections.
     pub fn supported(&self) -> &[ProtocolVersion] {
         &self.supported
+    }
+
+    /// Whether a request with this method and these headers would be refused.
+    pub(crate) fn refuses(&self, method: &Method, headers: &HeaderMap) -> bool {
+        verify(method, headers, &self.supported).is_err()
     }
 }
 
@@ -520,7 +531,10 @@ where
         match verify(request.method(), request.headers(), &self.supported) {
             Ok(()) => EitherResponse::inner(self.inner.call(request)),
             Err(error) => {
-                let mut response = reject(error, &self.supported);
+                // Echo the request's id when an operation layer outside read the body (only
+                // ever after its token was validated); never read it here.
+                let id = crate::operation::request_id(request.extensions());
+                let mut response = reject(error, &self.supported, id);
                 crate::body::close_if_body_pending(&request, &mut response);
                 EitherResponse::ready(response)
             }

@@ -337,8 +337,9 @@ where
             Ok(after) => ResponseFuture::inner(self.inner.call(request), after),
             Err(error) => {
                 tracing::debug!(target: crate::TRACE_TARGET, %error, "session refused");
+                let id = crate::operation::request_id(request.extensions());
                 let mut response =
-                    jsonrpc_error(error.status(), JSONRPC_CODE, JSONRPC_MESSAGE, None);
+                    jsonrpc_error(error.status(), JSONRPC_CODE, JSONRPC_MESSAGE, None, id);
                 response.extensions_mut().insert(error);
                 crate::body::close_if_body_pending(&request, &mut response);
                 ResponseFuture::refused(response)
