@@ -41,6 +41,8 @@ pub struct McpAuth {
     protocol_versions: ProtocolVersionLayer,
     metadata: Arc<MetadataDocument>,
     metadata_path: Arc<str>,
+    /// Whether the document is also served at the root well-known path.
+    root_metadata: bool,
     document: Arc<ProtectedResourceMetadata>,
 }
 
@@ -82,6 +84,7 @@ pub struct McpAuthBuilder {
     max_body_bytes: usize,
     body_read_timeout: std::time::Duration,
     max_buffered_bytes: usize,
+    root_metadata: bool,
 }
 
 impl McpAuth {
@@ -111,6 +114,7 @@ impl McpAuth {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            root_metadata: false,
         }
     }
 
@@ -210,6 +214,7 @@ impl McpAuth {
         MetadataLayer {
             document: Arc::clone(&self.metadata),
             path: Arc::clone(&self.metadata_path),
+            root: self.root_metadata,
         }
     }
 
@@ -570,6 +575,21 @@ impl McpAuthBuilder {
         self
     }
 
+    /// Also serves the metadata document at the root well-known URL,
+    /// `/.well-known/oauth-protected-resource` without the resource's path, for clients that
+    /// look only there (MCP Inspector 0.15 does). Off by default, and without effect for a
+    /// resource without a path (its metadata URL is the root one).
+    ///
+    /// Why it is off: RFC 9728 §3.3 has a client check that the document's `resource` equals
+    /// the resource it built the metadata URL from. A strict client that fetched the root URL
+    /// built it from the origin alone, finds the resource with its path in the document, and
+    /// must reject it; and on an origin serving several MCP endpoints the root can describe
+    /// only one of them. The `WWW-Authenticate` challenges keep naming the path-inserted URL.
+    pub fn root_metadata(mut self, serve: bool) -> Self {
+        self.root_metadata = serve;
+        self
+    }
+
     /// The bound on body bytes the layer holds at once, across all requests. A request that
     /// would pass it is refused at once with 503 and `Retry-After: 1`, never queued. Defaults
     /// to 64 MiB.
@@ -719,6 +739,7 @@ impl McpAuthBuilder {
             ),
             metadata: Arc::new(MetadataDocument::new(&document)),
             metadata_path: metadata_path.into(),
+            root_metadata: self.root_metadata,
             document: Arc::new(document),
         })
     }
@@ -801,6 +822,7 @@ impl<S> Layer<S> for McpAuthCorsLayer {
 pub struct MetadataLayer {
     document: Arc<MetadataDocument>,
     path: Arc<str>,
+    root: bool,
 }
 
 impl<S> Layer<S> for MetadataLayer {
@@ -811,6 +833,7 @@ impl<S> Layer<S> for MetadataLayer {
             inner,
             document: Arc::clone(&self.document),
             path: Arc::clone(&self.path),
+            root: self.root,
         }
     }
 }
@@ -826,6 +849,8 @@ pub struct ServeMetadata<S> {
     inner: S,
     document: Arc<MetadataDocument>,
     path: Arc<str>,
+    /// Also at [`metadata::WELL_KNOWN_SUFFIX`] itself.
+    root: bool,
 }
 
 impl<S> ServeMetadata<S> {
@@ -845,7 +870,8 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        if request.uri().path() == &*self.path {
+        let path = request.uri().path();
+        if path == &*self.path || (self.root && path == metadata::WELL_KNOWN_SUFFIX) {
             let response: Response<FullBody> = self.document.respond(&request);
             crate::future::EitherResponse::ready(response)
         } else {

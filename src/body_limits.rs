@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
+use http::request::Parts;
 use http::{Response, StatusCode, Version};
 use http_body::Body;
 
@@ -157,7 +158,11 @@ pub(crate) enum ReadRefusal {
 }
 
 impl ReadRefusal {
-    pub(crate) fn response(self, version: Version) -> Response<FullBody> {
+    /// The refusal of the request of `parts` (`None` only if the future was polled after it
+    /// completed).
+    pub(crate) fn response(self, parts: Option<&Parts>) -> Response<FullBody> {
+        let version = parts.map_or(Version::HTTP_11, |parts| parts.version);
+        let request = parts.map(crate::observe::Target::of_parts);
         let (status, code, message) = match self {
             ReadRefusal::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -192,6 +197,8 @@ impl ReadRefusal {
             outcome = "rejected",
             status = status.as_u16(),
             reason = self.reason(),
+            method = request.map(|r| r.method),
+            path = request.map(|r| r.path),
             "request body not read"
         );
         response

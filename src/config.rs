@@ -48,6 +48,8 @@
 //! | `require_at_jwt` | bool | `MCP_AUTH_REQUIRE_AT_JWT` | [`require_at_jwt`](McpAuthBuilder::require_at_jwt) |
 //! | `scope_claims` | list | `MCP_AUTH_SCOPE_CLAIMS` | [`scope_claims`](McpAuthBuilder::scope_claims) |
 //! | `max_token_bytes`, `max_body_bytes` | integer | `MCP_AUTH_MAX_TOKEN_BYTES`, `MCP_AUTH_MAX_BODY_BYTES` | |
+//! | `body_read_timeout_secs`, `max_buffered_bytes` | integer | `MCP_AUTH_BODY_READ_TIMEOUT_SECS`, `MCP_AUTH_MAX_BUFFERED_BYTES` | [`body_read_timeout`](McpAuthBuilder::body_read_timeout), [`max_buffered_bytes`](McpAuthBuilder::max_buffered_bytes) |
+//! | `root_metadata` | bool | `MCP_AUTH_ROOT_METADATA` | [`root_metadata`](McpAuthBuilder::root_metadata) |
 //! | `allow_http_loopback` | bool | `MCP_AUTH_ALLOW_HTTP_LOOPBACK` | [`allow_http_loopback`](McpAuthBuilder::allow_http_loopback) |
 //! | `keep_authorization_header`, `error_on_missing_token`, `check_host` | bool | `MCP_AUTH_KEEP_AUTHORIZATION_HEADER`, … | |
 //! | `allowed_origin_hosts` | list | `MCP_AUTH_ALLOWED_ORIGIN_HOSTS` | [`add_allowed_origin_host`](McpAuthBuilder::add_allowed_origin_host) |
@@ -820,6 +822,22 @@ impl Reader<'_> {
                 Ok(bytes) => builder = builder.max_body_bytes(bytes),
                 Err(_) => self.problem("max_body_bytes", "is too large"),
             }
+        }
+        if let Some(secs) = self.integer(&mut top, "body_read_timeout_secs") {
+            if secs == 0 {
+                self.problem("body_read_timeout_secs", "must be at least 1");
+            }
+            builder = builder.body_read_timeout(Duration::from_secs(secs));
+        }
+        if let Some(bytes) = self.integer(&mut top, "max_buffered_bytes") {
+            match usize::try_from(bytes) {
+                Ok(bytes) if bytes > 0 => builder = builder.max_buffered_bytes(bytes),
+                Ok(_) => self.problem("max_buffered_bytes", "must be at least 1"),
+                Err(_) => self.problem("max_buffered_bytes", "is too large"),
+            }
+        }
+        if let Some(serve) = self.boolean(&mut top, "root_metadata") {
+            builder = builder.root_metadata(serve);
         }
         if let Some(keep) = self.boolean(&mut top, "keep_authorization_header") {
             builder = builder.keep_authorization_header(keep);

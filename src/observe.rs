@@ -7,12 +7,15 @@
 //! | event | level | fields |
 //! |---|---|---|
 //! | request accepted | `debug` | `outcome = "accepted"`, `issuer`, `client_id`, `cached` |
-//! | request rejected by the bearer stage | `debug` | `outcome = "rejected"`, `status`, `reason` (see [`AuthError::reason`](crate::AuthError::reason)); for `insufficient_scope`, also `issuer` and `client_id` |
+//! | request rejected by the bearer stage or the per-operation scopes | `debug` | `outcome = "rejected"`, `status`, `reason` (see [`AuthError::reason`](crate::AuthError::reason)), `method`, `path`; for `insufficient_scope`, also `issuer` and `client_id` |
+//! | request refused by the origin guard, the version gate, the session binding, or while its body was read | `debug` | `method`, `path`, and `error` or `reason` |
 //! | keys loaded / key fetch failed | `debug` / `warn` | `issuer`, `keys` or `error` |
 //! | introspection failed, endpoint not discovered | `warn` | `issuer`, `status`, `error` or `problems` |
 //!
 //! Only values from a *verified* token are ever logged (issuer, client id); nothing from a
-//! rejected token is, and never a token, a signature or key material.
+//! rejected token is, and never a token, a signature or key material. The `path` is the
+//! request's path without its query (which could carry a token), so a client's probe of the
+//! server can be told from a real call.
 //!
 //! Counters (feature `metrics`; your recorder decides where they go):
 //!
@@ -34,8 +37,35 @@
 //! assert_eq!(TokenErrorKind::BadSignature.as_str(), "bad_signature");
 //! ```
 
+use http::Request;
+use http::request::Parts;
+
 use crate::bearer::AuthError;
 use crate::token::VerifiedToken;
+
+/// What a refused request asked for, as its log event names it: the method and the path,
+/// never the query.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+}
+
+impl<'a> Target<'a> {
+    pub(crate) fn of<B>(request: &'a Request<B>) -> Self {
+        Target {
+            method: request.method().as_str(),
+            path: request.uri().path(),
+        }
+    }
+
+    pub(crate) fn of_parts(parts: &'a Parts) -> Self {
+        Target {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+        }
+    }
+}
 
 /// Counter names, for recorders and dashboards.
 pub mod counters {
@@ -73,9 +103,10 @@ pub(crate) fn accepted(token: Option<&VerifiedToken>, cached: bool) {
         .increment(1);
 }
 
-pub(crate) fn rejected(error: &AuthError, token: Option<&VerifiedToken>) {
+pub(crate) fn rejected(error: &AuthError, token: Option<&VerifiedToken>, request: Target<'_>) {
     let status = error.status().as_u16();
     let reason = error.reason();
+    let Target { method, path } = request;
     match token {
         Some(token) => tracing::debug!(
             target: crate::TRACE_TARGET,
@@ -84,6 +115,8 @@ pub(crate) fn rejected(error: &AuthError, token: Option<&VerifiedToken>) {
             reason,
             issuer = token.issuer(),
             client_id = token.client_id(),
+            method,
+            path,
             "request rejected"
         ),
         None => tracing::debug!(
@@ -91,6 +124,8 @@ pub(crate) fn rejected(error: &AuthError, token: Option<&VerifiedToken>) {
             outcome = "rejected",
             status,
             reason,
+            method,
+            path,
             "request rejected"
         ),
     }

@@ -33,7 +33,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, Method, Request, Response, Version};
+use http::{HeaderMap, HeaderName, Method, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use serde_json::Value;
@@ -553,7 +553,7 @@ impl OperationLayer {
                         },
                     }
                 }
-                Err(refusal) => OperationFuture::ready(refusal.response(parts.version)),
+                Err(refusal) => OperationFuture::ready(refusal.response(Some(&parts))),
             },
         }
     }
@@ -635,9 +635,8 @@ where
                     deadline,
                     service,
                 } => {
-                    let version = parts.as_ref().map_or(Version::HTTP_11, |p| p.version);
                     let refuse = |refusal: ReadRefusal| State::Ready {
-                        response: Some(refusal.response(version)),
+                        response: Some(refusal.response(parts.as_ref())),
                     };
                     match body.as_mut().poll_frame(cx) {
                         Poll::Ready(Some(Ok(frame))) => {

@@ -531,7 +531,13 @@ where
         match self.policy.check_request(&request) {
             Ok(()) => EitherResponse::inner(self.inner.call(request)),
             Err(error) => {
-                tracing::debug!(target: crate::TRACE_TARGET, %error, "request refused by the origin guard");
+                tracing::debug!(
+                    target: crate::TRACE_TARGET,
+                    %error,
+                    method = request.method().as_str(),
+                    path = request.uri().path(),
+                    "request refused by the origin guard"
+                );
                 let mut response = crate::body::jsonrpc_error(
                     error.status(),
                     JSONRPC_CODE,

@@ -255,7 +255,8 @@ where
             Ok(()) => EitherResponse::inner(self.inner.call(request)),
             Err(error) => {
                 let principal = request.extensions().get::<VerifiedToken>();
-                let mut response = self.config.reject(error, principal);
+                let target = crate::observe::Target::of(&request);
+                let mut response = self.config.reject(error, principal, target);
                 crate::body::close_if_body_pending(&request, &mut response);
                 EitherResponse::ready(response)
             }

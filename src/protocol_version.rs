@@ -409,12 +409,15 @@ fn reject(
     error: UnsupportedVersion,
     supported: &[ProtocolVersion],
     id: serde_json::Value,
+    request: crate::observe::Target<'_>,
 ) -> Response<FullBody> {
     // The header's value is client-controlled: it is not logged.
     tracing::debug!(
         target: crate::TRACE_TARGET,
         %error,
         version = error.version.map(ProtocolVersion::as_str),
+        method = request.method,
+        path = request.path,
         "request rejected"
     );
     let supported: Vec<&str> = supported.iter().map(|v| v.as_str()).collect();
@@ -534,7 +537,8 @@ where
                 // Echo the request's id when an operation layer outside read the body (only
                 // ever after its token was validated); never read it here.
                 let id = crate::operation::request_id(request.extensions());
-                let mut response = reject(error, &self.supported, id);
+                let target = crate::observe::Target::of(&request);
+                let mut response = reject(error, &self.supported, id, target);
                 crate::body::close_if_body_pending(&request, &mut response);
                 EitherResponse::ready(response)
             }

@@ -336,7 +336,13 @@ where
         ) {
             Ok(after) => ResponseFuture::inner(self.inner.call(request), after),
             Err(error) => {
-                tracing::debug!(target: crate::TRACE_TARGET, %error, "session refused");
+                tracing::debug!(
+                    target: crate::TRACE_TARGET,
+                    %error,
+                    method = request.method().as_str(),
+                    path = request.uri().path(),
+                    "session refused"
+                );
                 let id = crate::operation::request_id(request.extensions());
                 let mut response =
                     jsonrpc_error(error.status(), JSONRPC_CODE, JSONRPC_MESSAGE, None, id);

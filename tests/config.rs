@@ -379,6 +379,9 @@ fn every_documented_field_is_known() {
         "scope_claims",
         "max_token_bytes",
         "max_body_bytes",
+        "body_read_timeout_secs",
+        "max_buffered_bytes",
+        "root_metadata",
         "allow_http_loopback",
         "keep_authorization_header",
         "error_on_missing_token",
@@ -1786,6 +1789,77 @@ fn a_present_requirement_is_read_and_checked() {
         &[
             "issuers[0].required_claims[0].present",
             "issuers[0].required_claims[1].claim",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn body_bounds_and_the_root_metadata_copy_come_from_a_document_and_variables() {
+    let issuer = TestIssuer::start().await;
+    let document = json_config(
+        &json!({
+            "resource": LOOPBACK_RESOURCE,
+            "allow_http_loopback": true,
+            "issuers": [{ "issuer": issuer.issuer(), "jwks_uri": issuer.jwks_uri() }],
+            "required_scopes": "mcp:tools",
+            "tool_scopes": { "admin_reset": "mcp:admin" },
+            "body_read_timeout_secs": 1,
+            "max_buffered_bytes": 10,
+            "root_metadata": true,
+        })
+        .to_string(),
+    );
+    let variables = env(&[
+        ("MCP_AUTH_RESOURCE", LOOPBACK_RESOURCE),
+        ("MCP_AUTH_ALLOW_HTTP_LOOPBACK", "true"),
+        ("MCP_AUTH_ISSUERS", issuer.issuer()),
+        ("MCP_AUTH_JWKS_URI", &issuer.jwks_uri()),
+        ("MCP_AUTH_REQUIRED_SCOPES", "mcp:tools"),
+        ("MCP_AUTH_TOOL_SCOPES", "admin_reset=mcp:admin"),
+        ("MCP_AUTH_BODY_READ_TIMEOUT_SECS", "1"),
+        ("MCP_AUTH_MAX_BUFFERED_BYTES", "10"),
+        ("MCP_AUTH_ROOT_METADATA", "true"),
+    ]);
+    let token = issuer
+        .token()
+        .audience(LOOPBACK_RESOURCE)
+        .scope("mcp:tools")
+        .sign();
+    for config in [document, variables] {
+        let auth = build(&config);
+        auth.prefetch().await.unwrap();
+        // The root copy is served.
+        let origin = LOOPBACK_RESOURCE.trim_end_matches("/mcp");
+        let root = Request::get(format!("{origin}/.well-known/oauth-protected-resource"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let answer = send(&auth, root).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body["resource"], LOOPBACK_RESOURCE);
+        // A body read for the per-operation rules does not fit the 10-byte budget: 503 at once.
+        let answer = call(&auth, Some(&token), &tools_call("echo")).await;
+        assert_eq!(answer.status, 503);
+    }
+}
+
+#[test]
+fn zero_body_bounds_are_problems() {
+    let config = toml_config(
+        r#"
+        resource = "https://mcp.example.com/mcp"
+        body_read_timeout_secs = 0
+        max_buffered_bytes = 0
+        root_metadata = "yes"
+        [[issuers]]
+        issuer = "https://auth.example.com"
+        "#,
+    );
+    assert_fields(
+        &problems(&config),
+        &[
+            "body_read_timeout_secs",
+            "max_buffered_bytes",
+            "root_metadata",
         ],
     );
 }

@@ -138,7 +138,7 @@ async fn every_decision_is_logged_with_stable_fields_and_no_token_or_key_ever_ap
         r#"outcome="rejected" status=401 reason="bad_signature""#,
         r#"outcome="rejected" status=401 reason="expired""#,
         r#"outcome="rejected" status=401 reason="unknown_key""#,
-        r#"outcome="rejected" status=401 reason="missing_credentials""#,
+        r#"outcome="rejected" status=401 reason="missing_credentials" method="POST" path="/mcp""#,
         r#"outcome="rejected" status=400 reason="malformed_credentials""#,
         r#"outcome="rejected" status=403 reason="insufficient_scope" issuer="#,
         "client_id=\"unscoped-client\"",

@@ -758,3 +758,43 @@ async fn a_rejected_request_whose_body_arrives_late_never_leaves_a_dead_keep_ali
     let second = read_head(&mut stream).await.unwrap();
     assert!(second.starts_with("HTTP/1.1 200"), "{second}");
 }
+
+/// The root copy of the metadata is opt-in: off, the root well-known path is just another
+/// protected path (401); on, it serves the same document. The challenges keep naming the
+/// path-inserted URL either way.
+#[tokio::test]
+async fn the_root_metadata_copy_is_served_only_when_asked_for() {
+    for root in [false, true] {
+        let issuer = TestIssuer::new(common::ISSUER);
+        let (listener, addr) = bind().await;
+        let resource = format!("http://{addr}/mcp");
+        let auth = configure(&resource, &issuer)
+            .root_metadata(root)
+            .build()
+            .unwrap();
+        let app = Router::new()
+            .route("/mcp", post(axum_who))
+            .layer(auth.layer());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = common::client();
+        let response = client
+            .get(format!(
+                "http://{addr}/.well-known/oauth-protected-resource"
+            ))
+            .send()
+            .await
+            .unwrap();
+        if root {
+            assert_eq!(response.status(), 200);
+            let document: Value = response.json().await.unwrap();
+            assert_eq!(document["resource"], resource);
+        } else {
+            assert_eq!(response.status(), 401);
+        }
+        let response = client.post(&resource).send().await.unwrap();
+        assert_eq!(
+            challenge_of(response.headers()).get("resource_metadata"),
+            Some(format!("http://{addr}/.well-known/oauth-protected-resource/mcp").as_str())
+        );
+    }
+}

@@ -143,7 +143,8 @@ where
                 }
             }
             Err(denied) => {
-                let mut response = config.reject(denied.error, denied.principal.as_ref());
+                let target = crate::observe::Target::of(&request);
+                let mut response = config.reject(denied.error, denied.principal.as_ref(), target);
                 crate::body::close_if_body_pending(&request, &mut response);
                 State::Rejected {
                     response: Some(response),

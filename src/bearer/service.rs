@@ -123,13 +123,14 @@ impl Config {
     }
 
     /// The response to a refused request; `principal` is the verified token of a request
-    /// refused for its scope, named in the log event.
+    /// refused for its scope, named in the log event with what the request asked for.
     pub(crate) fn reject(
         &self,
         error: AuthError,
         principal: Option<&VerifiedToken>,
+        request: crate::observe::Target<'_>,
     ) -> Response<FullBody> {
-        crate::observe::rejected(&error, principal);
+        crate::observe::rejected(&error, principal, request);
         // The body names the same error code as the challenge; a request without credentials
         // has none (RFC 6750 §3.1) unless the compatibility flag asks for `invalid_token`.
         let code = match error.kind() {
@@ -264,7 +265,8 @@ where
             Err(Denied {
                 error, principal, ..
             }) => {
-                let mut response = self.config.reject(error, principal.as_ref());
+                let target = crate::observe::Target::of(&request);
+                let mut response = self.config.reject(error, principal.as_ref(), target);
                 crate::body::close_if_body_pending(&request, &mut response);
                 ResponseFuture::rejected(response)
             }
