@@ -251,16 +251,21 @@ mod tests {
 
     #[test]
     fn refusals_close_http1_connections_and_say_when_to_retry() {
-        let busy = ReadRefusal::Busy.response(Version::HTTP_11);
+        let parts = |version| {
+            let (parts, ()) = http::Request::post("/mcp")
+                .version(version)
+                .body(())
+                .unwrap()
+                .into_parts();
+            parts
+        };
+        let busy = ReadRefusal::Busy.response(Some(&parts(Version::HTTP_11)));
         assert_eq!(busy.status(), 503);
         assert_eq!(busy.headers()["retry-after"], "1");
         assert_eq!(busy.headers()["connection"], "close");
-        let late = ReadRefusal::TimedOut.response(Version::HTTP_2);
+        let late = ReadRefusal::TimedOut.response(Some(&parts(Version::HTTP_2)));
         assert_eq!(late.status(), 408);
         assert!(late.headers().get("connection").is_none());
-        assert_eq!(
-            ReadRefusal::TooLarge.response(Version::HTTP_11).status(),
-            413
-        );
+        assert_eq!(ReadRefusal::TooLarge.response(None).status(), 413);
     }
 }
