@@ -22,6 +22,12 @@
 //! metadata: http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp
 //! ```
 //!
+//! The server holds its own line against slow or stalled clients: request headers must arrive
+//! within `--header-read-timeout-secs` (default 10), bodies the layer reads within
+//! `--body-read-timeout-secs` (default 10), and on SIGTERM or Ctrl-C it stops accepting, lets
+//! requests in flight finish, and exits after `--shutdown-timeout-secs` (default 10) whatever
+//! is still open.
+//!
 //! Everything else (configuration summary, warnings, logs) goes to standard error. Invalid flags
 //! or configuration exit with code 2 and a one-line message (a `--config` file's problems are
 //! listed one per line after it); a failure to listen exits with 1.
@@ -46,10 +52,13 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::Router;
 use http::request::Parts;
+use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::config::McpAuthConfig;
+use mcp_server_auth::introspect::Introspection;
 use mcp_server_auth::{McpAuth, VerifiedToken};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
@@ -62,6 +71,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+#[path = "common/serve.rs"]
+mod serve;
+
 const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_SCOPE: &str = "mcp:tools";
 const DEFAULT_TOOL_SCOPE: (&str, &str) = ("admin_reset", "mcp:admin");
@@ -69,13 +81,17 @@ const DEFAULT_TOOL_SCOPE: (&str, &str) = ("admin_reset", "mcp:admin");
 const MCP_PATH: &str = "/mcp";
 
 const USAGE: &str = "usage: protected_server --issuer <url> [--issuer <url>]... [options]
-       protected_server --config <file> [--port <n>] [--bind <ip>]";
+       protected_server --config <file> [--port <n>] [--bind <ip>] [server options]";
+
+/// The variable holding the introspection client secret (never a flag: command lines are
+/// visible to every user of the machine).
+const INTROSPECTION_SECRET_VAR: &str = "MCP_AUTH_INTROSPECTION_CLIENT_SECRET";
 
 const HELP: &str = "\
 An MCP server that accepts only access tokens from the given authorization server(s).
 
 usage: protected_server --issuer <url> [--issuer <url>]... [options]
-       protected_server --config <file> [--port <n>] [--bind <ip>]
+       protected_server --config <file> [--port <n>] [--bind <ip>] [server options]
 
 Options:
   --issuer <url>             An authorization server to trust (repeatable, at least one; the
@@ -91,18 +107,48 @@ Options:
                              --allow-http-loopback is given. The MCP endpoint is served at /mcp
                              whatever its path: put a proxy in front to map it.
   --scope <scope>            The scope every request needs (default mcp:tools).
+  --no-scope                 Require no scope of every request (only --tool-scope ones).
   --tool-scope <tool>=<scope>
                              An extra scope calling a tool needs (repeatable; default
                              admin_reset=mcp:admin when none is given). Without it the call
                              gets HTTP 403 insufficient_scope with a step-up challenge.
                              Tools: whoami, echo, admin_reset.
+  --anonymous-method <method>
+                             A JSON-RPC method callable without a token, such as initialize
+                             (repeatable; default none). A token presented is still checked.
+  --introspection-client-id <id>
+                             Also accept opaque tokens of the (one) --issuer, checked by RFC 7662
+                             introspection with this client id; the secret is read from
+                             MCP_AUTH_INTROSPECTION_CLIENT_SECRET (no secret: no client
+                             authentication). JWTs are still verified with the issuer's keys.
+  --introspection-endpoint <url>
+                             The introspection endpoint (default: from the issuer's metadata).
+  --introspection-allow-missing-audience
+                             Accept introspection answers without `aud` (see
+                             Introspection::allow_missing_audience for what this weakens).
+  --max-body-bytes <n>       The largest body read for per-tool scopes (default 1048576).
+  --body-read-timeout-secs <n>
+                             Time allowed for a body the layer reads (default 10): 408 after.
+  --max-buffered-bytes <n>   Body bytes held at once across all requests (default 67108864):
+                             503 with Retry-After beyond.
+  --token-cache-max-bytes <n>
+                             Bytes the verified-token cache may hold (default 67108864).
+  --root-metadata            Also serve the metadata at /.well-known/oauth-protected-resource
+                             (for clients that look only there; strict clients may reject it).
   --allow-http-loopback      Allow http:// URLs on loopback hosts (127.0.0.1, localhost, [::1])
                              for the resource, the issuers and the JWKS URL. Development only.
   --config <file>            Read the authorization settings from a file instead (TOML, or JSON
                              if the name ends in .json; see mcp_server_auth::config): resource,
-                             issuers, introspection, profiles, scopes. Only --port and --bind
-                             combine with it.
+                             issuers, introspection, profiles, scopes, the options above. Only
+                             --port, --bind and the server options combine with it.
   -h, --help                 Show this help.
+
+Server options:
+  --header-read-timeout-secs <n>
+                             Time a client has to send its request headers (default 10).
+  --shutdown-timeout-secs <n>
+                             After SIGTERM or Ctrl-C, time requests in flight have to finish
+                             before the server exits anyway (default 10).
 
 Flags taking a value also accept --flag=value.
 
@@ -127,8 +173,27 @@ struct Options {
     /// becomes a [`McpAuthBuilder::tool_scope`](mcp_server_auth::McpAuthBuilder::tool_scope).
     tool_scopes: BTreeMap<String, Vec<String>>,
     allow_http_loopback: bool,
+    /// Require no scope of every request.
+    no_scope: bool,
+    anonymous_methods: Vec<String>,
+    introspection: Option<IntrospectionOptions>,
+    max_body_bytes: Option<usize>,
+    body_read_timeout: Option<Duration>,
+    max_buffered_bytes: Option<usize>,
+    token_cache_max_bytes: Option<usize>,
+    root_metadata: bool,
     /// A configuration file replacing the authorization flags.
     config: Option<PathBuf>,
+    /// The server's own limits (they combine with `config`).
+    limits: serve::Limits,
+}
+
+/// `--introspection-*`: introspect opaque tokens of the one issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IntrospectionOptions {
+    client_id: String,
+    endpoint: Option<String>,
+    allow_missing_audience: bool,
 }
 
 #[derive(Debug)]
@@ -149,6 +214,20 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     let mut tool_scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut allow_http_loopback = false;
     let mut config = None;
+    let mut no_scope = false;
+    let mut anonymous_methods = Vec::new();
+    let mut introspection_client_id = None;
+    let mut introspection_endpoint = None;
+    let mut allow_missing_audience = false;
+    let mut max_body_bytes = None;
+    let mut body_read_timeout = None;
+    let mut max_buffered_bytes = None;
+    let mut token_cache_max_bytes = None;
+    let mut root_metadata = false;
+    let mut header_read_timeout = None;
+    let mut shutdown_timeout = None;
+    // Flags that describe the authorization, which a `--config` file replaces.
+    let mut auth_flags: Vec<String> = Vec::new();
 
     while let Some(arg) = args.next() {
         // `--flag=value` or `--flag value`.
@@ -167,8 +246,76 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 _ => Err(format!("{flag} needs a value")),
             }
         };
+        let no_value = |inline: &Option<String>| match inline {
+            Some(_) => Err(format!("{flag} takes no value")),
+            None => Ok(()),
+        };
+        if !matches!(
+            flag.as_str(),
+            "-h" | "--help"
+                | "--port"
+                | "--bind"
+                | "--config"
+                | "--header-read-timeout-secs"
+                | "--shutdown-timeout-secs"
+        ) && flag.starts_with("--")
+            && !auth_flags.contains(&flag)
+        {
+            auth_flags.push(flag.clone());
+        }
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
+            "--no-scope" => {
+                no_value(&inline)?;
+                no_scope = true;
+            }
+            "--anonymous-method" => anonymous_methods.push(value()?),
+            "--introspection-client-id" => set_once(
+                &mut introspection_client_id,
+                value()?,
+                "--introspection-client-id",
+            )?,
+            "--introspection-endpoint" => set_once(
+                &mut introspection_endpoint,
+                value()?,
+                "--introspection-endpoint",
+            )?,
+            "--introspection-allow-missing-audience" => {
+                no_value(&inline)?;
+                allow_missing_audience = true;
+            }
+            "--root-metadata" => {
+                no_value(&inline)?;
+                root_metadata = true;
+            }
+            "--max-body-bytes" => {
+                set_once(&mut max_body_bytes, count(&flag, &value()?)?, "--max-body-bytes")?;
+            }
+            "--max-buffered-bytes" => set_once(
+                &mut max_buffered_bytes,
+                count(&flag, &value()?)?,
+                "--max-buffered-bytes",
+            )?,
+            "--token-cache-max-bytes" => set_once(
+                &mut token_cache_max_bytes,
+                count(&flag, &value()?)?,
+                "--token-cache-max-bytes",
+            )?,
+            "--body-read-timeout-secs" => set_once(
+                &mut body_read_timeout,
+                seconds(&flag, &value()?)?,
+                "--body-read-timeout-secs",
+            )?,
+            "--header-read-timeout-secs" => set_once(
+                &mut header_read_timeout,
+                seconds(&flag, &value()?)?,
+                "--header-read-timeout-secs",
+            )?,
+            "--shutdown-timeout-secs" => set_once(
+                &mut shutdown_timeout,
+                seconds(&flag, &value()?)?,
+                "--shutdown-timeout-secs",
+            )?,
             "--port" => {
                 let text = value()?;
                 let parsed = text.parse::<u16>().map_err(|_| {
@@ -229,18 +376,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     }
 
     if config.is_some() {
-        if !issuers.is_empty()
-            || jwks_uri.is_some()
-            || resource.is_some()
-            || scope.is_some()
-            || !tool_scopes.is_empty()
-            || allow_http_loopback
-        {
-            return Err(
-                "--config replaces --issuer, --jwks-uri, --resource, --scope, --tool-scope and \
-                 --allow-http-loopback: put them in the file"
-                    .to_owned(),
-            );
+        if !auth_flags.is_empty() {
+            return Err(format!(
+                "--config replaces {}: put them in the file (only --port, --bind, \
+                 --header-read-timeout-secs and --shutdown-timeout-secs combine with it)",
+                auth_flags.join(", ")
+            ));
         }
     } else if issuers.is_empty() {
         return Err("at least one --issuer <url> (or --config <file>) is required".to_owned());
@@ -250,6 +391,25 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             "--jwks-uri needs exactly one --issuer, got {}: it would not say whose keys it holds",
             issuers.len()
         ));
+    }
+    if no_scope && scope.is_some() {
+        return Err("--no-scope and --scope contradict each other: give one".to_owned());
+    }
+    if introspection_client_id.is_some() && issuers.len() != 1 {
+        return Err(format!(
+            "--introspection-client-id needs exactly one --issuer, got {}: opaque tokens name \
+             no issuer, so they can go to one only",
+            issuers.len()
+        ));
+    }
+    if introspection_client_id.is_none()
+        && (introspection_endpoint.is_some() || allow_missing_audience)
+    {
+        return Err(
+            "--introspection-endpoint and --introspection-allow-missing-audience need \
+             --introspection-client-id"
+                .to_owned(),
+        );
     }
     if tool_scopes.is_empty() {
         let (tool, scope) = DEFAULT_TOOL_SCOPE;
@@ -264,8 +424,44 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         scope: scope.unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
         tool_scopes,
         allow_http_loopback,
+        no_scope,
+        anonymous_methods,
+        introspection: introspection_client_id.map(|client_id| IntrospectionOptions {
+            client_id,
+            endpoint: introspection_endpoint,
+            allow_missing_audience,
+        }),
+        max_body_bytes,
+        body_read_timeout,
+        max_buffered_bytes,
+        token_cache_max_bytes,
+        root_metadata,
         config,
+        limits: serve::Limits {
+            header_read_timeout: header_read_timeout
+                .unwrap_or(serve::Limits::default().header_read_timeout),
+            shutdown_timeout: shutdown_timeout.unwrap_or(serve::Limits::default().shutdown_timeout),
+        },
     }))
+}
+
+/// A whole number of bytes, at least 1.
+fn count(flag: &str, text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid {flag} `{text}`: expected a whole number of at least 1"))
+}
+
+/// A whole number of seconds, at least 1.
+fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            format!("invalid {flag} `{text}`: expected a whole number of seconds, at least 1")
+        })
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T, flag: &str) -> Result<(), String> {
@@ -301,7 +497,11 @@ impl Options {
 
     /// The endpoint scope, then each tool scope once.
     fn scopes_supported(&self) -> Vec<String> {
-        let mut scopes = vec![self.scope.clone()];
+        let mut scopes = if self.no_scope {
+            Vec::new()
+        } else {
+            vec![self.scope.clone()]
+        };
         for scope in self.tool_scopes.values().flatten() {
             if !scopes.contains(scope) {
                 scopes.push(scope.clone());
@@ -340,10 +540,46 @@ impl Options {
                 builder = builder.tool_scope(tool, scope);
             }
         }
+        if let Some(introspection) = &self.introspection {
+            // A missing secret means no client authentication, never an empty secret.
+            let mut settings = match std::env::var(INTROSPECTION_SECRET_VAR) {
+                Ok(secret) if !secret.is_empty() => {
+                    Introspection::new(&introspection.client_id, secret)
+                }
+                _ => Introspection::without_client_authentication(),
+            };
+            if let Some(endpoint) = &introspection.endpoint {
+                settings = settings.endpoint(endpoint);
+            }
+            if introspection.allow_missing_audience {
+                settings = settings.allow_missing_audience();
+            }
+            if let Some(issuer) = self.issuers.first() {
+                builder = builder.introspection(issuer, settings);
+            }
+        }
+        if !self.no_scope {
+            builder = builder.require_scope(&self.scope);
+        }
+        for method in &self.anonymous_methods {
+            builder = builder.allow_anonymous(method);
+        }
+        if let Some(bytes) = self.max_body_bytes {
+            builder = builder.max_body_bytes(bytes);
+        }
+        if let Some(timeout) = self.body_read_timeout {
+            builder = builder.body_read_timeout(timeout);
+        }
+        if let Some(bytes) = self.max_buffered_bytes {
+            builder = builder.max_buffered_bytes(bytes);
+        }
+        if let Some(bytes) = self.token_cache_max_bytes {
+            builder = builder.token_cache(TokenCacheConfig::new().max_bytes(bytes));
+        }
         // Tool scopes are not published on their own: list them with the endpoint scope.
         builder
-            .require_scope(&self.scope)
             .scopes_supported(self.scopes_supported())
+            .root_metadata(self.root_metadata)
             .allow_http_loopback(self.allow_http_loopback)
             .build()
     }
@@ -537,19 +773,14 @@ async fn serve(options: &Options, mut auth: McpAuth) -> ExitCode {
         let _ = stdout.flush();
     }
 
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    match served {
-        Ok(()) => {
-            eprintln!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("error: server failed: {error}");
-            ExitCode::FAILURE
-        }
+    match serve::serve(listener, app, options.limits, shutdown).await {
+        serve::Stopped::Drained => eprintln!("stopped"),
+        serve::Stopped::DeadlinePassed => eprintln!(
+            "stopped: connections still open after {} s were closed",
+            options.limits.shutdown_timeout.as_secs()
+        ),
     }
+    ExitCode::SUCCESS
 }
 
 /// The MCP service at `/mcp`, with the auth layer around the whole router.

@@ -60,6 +60,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+#[path = "common/serve.rs"]
+mod serve;
+
 /// The scope every request to the MCP endpoint needs.
 const TOOLS_SCOPE: &str = "mcp:tools";
 /// The extra scope a `tools/call` of `admin_reset` needs (enforced by the layer).
@@ -229,14 +232,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     print_instructions(&resource, &auth, &dev_as, &tools_token, &admin_token);
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            // Ctrl-C stops the server; should the signal handler fail, keep serving.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        })
-        .await?;
+    // axum's server loop, plus a header-read timeout and a shutdown deadline
+    // (examples/common/serve.rs).
+    let ctrl_c = async {
+        // Ctrl-C stops the server; should the signal handler fail, keep serving.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    serve::serve(listener, app, serve::Limits::default(), ctrl_c).await;
     Ok(())
 }
 

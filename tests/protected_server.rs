@@ -1164,3 +1164,274 @@ async fn config_conflict_message_has_no_stray_whitespace() {
         "a run of spaces in the message: {first:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile clients over raw sockets: slow bodies, huge bodies, many connections, shutdown
+// ---------------------------------------------------------------------------------------------
+
+/// The `host:port` the server listens on.
+fn authority(server: &Server) -> String {
+    server
+        .url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/mcp"))
+        .unwrap()
+        .to_owned()
+}
+
+/// The request head of a legacy `tools/call` POST with `token` and a body of `length` bytes.
+fn head(server: &Server, token: &str, length: usize) -> String {
+    format!(
+        "POST /mcp HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\naccept: {ACCEPT}\r\n\
+         mcp-protocol-version: 2025-06-18\r\ncontent-length: {length}\r\n\r\n",
+        authority(server)
+    )
+}
+
+/// Reads a response head from `stream`: its status and its headers, lower-cased.
+async fn read_head(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u16, String) {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "closed before a response: {:?}", String::from_utf8_lossy(&received));
+        received.extend_from_slice(&buffer[..n]);
+    }
+    let text = String::from_utf8_lossy(&received).to_lowercase();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap();
+    (status, text)
+}
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_made_up_token_with_a_body_dribbled_at_one_byte_a_second_gets_401_within_a_second() {
+    use tokio::io::AsyncWriteExt as _;
+    let issuer = TestIssuer::start().await;
+    // The default per-tool rule (admin_reset=mcp:admin) is in force: bodies are read for it.
+    let server = Server::start(&["--issuer", issuer.issuer()]).await;
+    let mut stream = tokio::net::TcpStream::connect(authority(&server))
+        .await
+        .unwrap();
+    stream
+        .write_all(head(&server, "made.up.token", 100).as_bytes())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (mut read_half, mut write_half) = stream.into_split();
+    let dribble = async {
+        for byte in b"{\"jsonrpc\":\"2.0\"" {
+            if write_half.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        std::future::pending::<()>().await;
+    };
+    let (status, head) = tokio::select! {
+        answer = read_head(&mut read_half) => answer,
+        () = dribble => unreachable!(),
+    };
+    assert_eq!(status, 401, "{head}");
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(head.contains("connection: close"), "{head}");
+}
+
+#[tokio::test]
+async fn a_made_up_token_with_a_10_mb_body_gets_401_not_413() {
+    use tokio::io::AsyncWriteExt as _;
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&["--issuer", issuer.issuer()]).await;
+    let mut stream = tokio::net::TcpStream::connect(authority(&server))
+        .await
+        .unwrap();
+    stream
+        .write_all(head(&server, "made.up.token", 10_000_000).as_bytes())
+        .await
+        .unwrap();
+    let _ = stream.write_all(&[b' '; 65536]).await;
+    let (status, head) = read_head(&mut stream).await;
+    assert_eq!(status, 401, "{head}");
+}
+
+#[tokio::test]
+async fn two_hundred_connections_holding_1_mib_bodies_with_made_up_tokens_cost_little_memory() {
+    use tokio::io::AsyncWriteExt as _;
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&["--issuer", issuer.issuer()]).await;
+    let pid = server.child.id();
+    let before = rss_kib(pid);
+    let mut streams = Vec::new();
+    for _ in 0..200 {
+        let mut stream = tokio::net::TcpStream::connect(authority(&server))
+            .await
+            .unwrap();
+        stream
+            .write_all(head(&server, "made.up.token", 1024 * 1024).as_bytes())
+            .await
+            .unwrap();
+        streams.push(stream);
+    }
+    // Each sends (what the kernel takes of) its 1 MiB body and gets its 401.
+    let body = vec![b' '; 1024 * 1024];
+    let mut statuses = Vec::new();
+    for stream in &mut streams {
+        let _ = tokio::time::timeout(Duration::from_millis(200), stream.write_all(&body)).await;
+        statuses.push(read_head(stream).await.0);
+    }
+    let after = rss_kib(pid);
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let grown = after.saturating_sub(before);
+    assert!(
+        grown < 20 * 1024,
+        "resident memory grew by {grown} KiB for 200 refused 1 MiB bodies"
+    );
+}
+
+#[tokio::test]
+async fn a_valid_token_whose_body_stalls_gets_408_after_the_deadline() {
+    use tokio::io::AsyncWriteExt as _;
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--body-read-timeout-secs",
+        "1",
+    ])
+    .await;
+    server.wait_for_stderr("signing keys loaded").await;
+    let token = issuer
+        .token()
+        .audience(server.resource())
+        .scope("mcp:tools")
+        .sign();
+    let mut stream = tokio::net::TcpStream::connect(authority(&server))
+        .await
+        .unwrap();
+    stream
+        .write_all(head(&server, &token, 100).as_bytes())
+        .await
+        .unwrap();
+    stream.write_all(b"{\"jsonrpc\"").await.unwrap();
+    let started = std::time::Instant::now();
+    let (status, head) = tokio::time::timeout(Duration::from_secs(5), read_head(&mut stream))
+        .await
+        .expect("an answer after the deadline");
+    assert_eq!(status, 408, "{head}");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert!(head.contains("connection: close"), "{head}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_with_a_stalled_connection_exits_within_the_shutdown_deadline() {
+    use tokio::io::AsyncWriteExt as _;
+    let issuer = TestIssuer::start().await;
+    let mut server = Server::start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--shutdown-timeout-secs",
+        "2",
+        // Longer than the shutdown deadline: the stalled body is not what ends the wait.
+        "--body-read-timeout-secs",
+        "60",
+        "--header-read-timeout-secs",
+        "60",
+    ])
+    .await;
+    server.wait_for_stderr("signing keys loaded").await;
+    let token = issuer
+        .token()
+        .audience(server.resource())
+        .scope("mcp:tools")
+        .sign();
+    // One request whose body stalls, and one connection whose headers stall.
+    let mut body_stalled = tokio::net::TcpStream::connect(authority(&server))
+        .await
+        .unwrap();
+    body_stalled
+        .write_all(head(&server, &token, 100).as_bytes())
+        .await
+        .unwrap();
+    body_stalled.write_all(b"{").await.unwrap();
+    let mut head_stalled = tokio::net::TcpStream::connect(authority(&server))
+        .await
+        .unwrap();
+    head_stalled.write_all(b"POST /mcp HTTP/1.1\r\nho").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let pid = i32::try_from(server.child.id()).unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "still running {:?} after SIGTERM; stderr:\n{}",
+            started.elapsed(),
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() >= Duration::from_millis(1500), "it waited for the deadline");
+    // No new connection is accepted any more.
+    assert!(tokio::net::TcpStream::connect(authority(&server)).await.is_err());
+}
+
+#[tokio::test]
+async fn headers_dribbled_at_one_byte_a_second_are_cut_off_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--header-read-timeout-secs",
+        "1",
+    ])
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(authority(&server))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\n" {
+        if stream.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buffer = [0u8; 1024];
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buffer)).await {
+            // Closed (perhaps after a 408): the server let go.
+            Ok(Ok(_) | Err(_)) => {
+                closed = true;
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "the connection stayed open for {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
