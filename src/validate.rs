@@ -524,7 +524,10 @@ impl Validator {
     /// the layer does.
     ///
     /// # Errors
-    /// As [`validate`](Self::validate), never [`TokenErrorKind::IntrospectionRequired`].
+    /// As [`validate`](Self::validate), never [`TokenErrorKind::IntrospectionRequired`]. A
+    /// token that still needs newer keys after its issuer's source declined to look for them
+    /// (its refresh rate limit) gets [`TokenErrorKind::KeysUnavailable`], with the seconds until
+    /// it may, not [`TokenErrorKind::UnknownKey`].
     pub async fn validate_async(&self, token: &str, now: u64) -> Result<VerifiedToken, TokenError> {
         let error = match self.validate_with_cache(token, now) {
             Ok((verified, _)) => return Ok(verified),
@@ -536,8 +539,14 @@ impl Validator {
         }
         match self.refresh_source(&error) {
             Some(source) => {
-                let _ = source.refresh().await;
-                self.validate(token, now)
+                let refreshed = source.refresh().await;
+                match (self.validate(token, now), refreshed) {
+                    // The source declined to look: not a verdict on the token.
+                    (Err(error), Err(unavailable)) if error.refresh.is_some() => {
+                        Err(unavailable.into())
+                    }
+                    (decision, _) => decision,
+                }
             }
             None => Err(error),
         }
