@@ -665,7 +665,8 @@ pub type PrefetchFuture = Pin<
 /// Where an issuer's verification keys come from.
 ///
 /// Validation asks [`current`](Self::current) on every request, so it must be cheap and must
-/// never block on I/O. When a token names a `kid` the current set lacks, the layer calls
+/// never block on I/O. When a token names a `kid` the current set lacks, or its signature fails
+/// under the key its `kid` names (the issuer may have replaced the key), the layer calls
 /// [`refresh`](Self::refresh) once and decides again; a remote source may fetch there
 /// (rate-limited and single-flight), a static one simply answers again.
 pub trait KeySource: fmt::Debug + Send + Sync + 'static {
@@ -675,10 +676,10 @@ pub trait KeySource: fmt::Debug + Send + Sync + 'static {
     /// [`KeysUnavailable`] when no trustworthy key set is at hand.
     fn current(&self) -> Result<Arc<KeySet>, KeysUnavailable>;
 
-    /// Called when a token names a key id the current set lacks. A remote source refetches
-    /// here, single-flight and rate-limited, so that a flood of random key ids costs the
-    /// identity provider a bounded number of fetches. The default answers with
-    /// [`current`](Self::current).
+    /// Called when a token names a key id the current set lacks, or fails its signature check
+    /// under a key id the set has. A remote source refetches here, single-flight and
+    /// rate-limited, so that a flood of random key ids costs the identity provider a bounded
+    /// number of fetches. The default answers with [`current`](Self::current).
     ///
     /// The layer decides again after the future completes, with [`current`](Self::current).
     ///
@@ -695,7 +696,8 @@ pub trait KeySource: fmt::Debug + Send + Sync + 'static {
     }
 
     /// Whether [`refresh`](Self::refresh) can ever yield keys `current` did not. Static
-    /// sources return `false`, which spares an unknown `kid` the detour. Defaults to `true`.
+    /// sources return `false`, which spares an unknown `kid` or a bad signature the detour.
+    /// Defaults to `true`.
     fn can_refresh(&self) -> bool {
         true
     }

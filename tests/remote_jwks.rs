@@ -1,5 +1,5 @@
 //! Remote keys against a real loopback authorization server (`TestIssuer::start`): discovery,
-//! lazy loading, rotation, floods of unknown key ids, late and
+//! lazy loading, rotation, keys replaced under their `kid`, floods of unknown key ids, late and
 //! failing issuers, slow and hostile key endpoints, and several issuers. Every test goes
 //! through the real layer over loopback.
 #![allow(
@@ -457,6 +457,53 @@ impl Fetch for Counting {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(request)
     }
+}
+
+/// Issue 14, item 5: an issuer that publishes a new key under an old `kid`. The next valid
+/// token is accepted after one refresh; a token signed with the replaced key is refused with
+/// `bad_signature` after one more.
+#[tokio::test]
+async fn a_key_replaced_under_the_same_kid_is_accepted_after_one_refresh() {
+    let issuer = TestIssuer::start().await;
+    let app = app(|b| b.issuer(issuer.issuer(), remote(&issuer).build().unwrap())).await;
+    let old_token = app.token(&issuer);
+    assert_eq!(app.send(&old_token).await.status(), 200);
+    let fetches = issuer.jwks_fetches();
+
+    let kid = issuer.kid().to_owned();
+    let replacement = TestIssuer::new(issuer.issuer());
+    let mut jwk = replacement.jwk();
+    jwk["kid"] = Value::from(kid.as_str());
+    issuer.serve_jwks_body(Some(
+        serde_json::json!({ "keys": [jwk] })
+            .to_string()
+            .into_bytes(),
+    ));
+    let token = replacement
+        .token()
+        .audience(app.resource.clone())
+        .scope("mcp:tools")
+        .header("kid", kid.as_str())
+        .sign();
+    assert_eq!(app.send(&token).await.status(), 200, "the new key, at once");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        fetches + 1,
+        "after exactly one refresh"
+    );
+    assert_eq!(app.send(&token).await.status(), 200);
+    assert_eq!(issuer.jwks_fetches(), fetches + 1);
+
+    // A new token signed with the key that was replaced: one refresh, then refused.
+    let response = app.send(&app.token(&issuer)).await;
+    assert_eq!(response.status(), 401);
+    let challenge = challenge(&response);
+    assert_eq!(challenge.get("error"), Some("invalid_token"));
+    assert_eq!(
+        challenge.get("error_description"),
+        Some(TokenErrorKind::BadSignature.description())
+    );
+    assert_eq!(issuer.jwks_fetches(), fetches + 2);
 }
 
 #[tokio::test]

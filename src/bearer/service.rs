@@ -274,8 +274,9 @@ where
                 refresh: Some(source),
                 ..
             }) => {
-                // The token names a key its issuer's source does not have yet: refresh once,
-                // then decide again. The ready service stays here for the next request; the
+                // The token names a key its issuer's source does not have yet, or one whose
+                // signature check failed (the key may have been replaced): refresh once, then
+                // decide again. The ready service stays here for the next request; the
                 // future gets a clone and drives it to readiness only once authorized, so no
                 // capacity of the inner service is held while keys are fetched.
                 let refresh = source.refresh();

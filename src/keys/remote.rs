@@ -18,7 +18,8 @@
 //! * **Refresh.** Keys are published through `arc-swap`; requests read them without locks.
 //!   After the TTL (`Cache-Control: max-age`, clamped) a background fetch replaces them while
 //!   requests go on with the old set, at most once per `min_refresh_interval`.
-//! * **New keys.** A token naming an unknown `kid` triggers one single-flight fetch, and the
+//! * **New keys.** A token naming an unknown `kid`, or whose signature fails under the key its
+//!   `kid` names (a key replaced under its old id), triggers one single-flight fetch, and the
 //!   token is checked again against what it brings. Such fetches draw from a budget of
 //!   [`unknown_kid_burst`](RemoteJwksBuilder::unknown_kid_burst) (3) that regains one fetch per
 //!   `min_refresh_interval`: over any time `t`, tokens cost the identity provider at most
@@ -344,7 +345,8 @@ enum Gate {
     /// First load, TTL refresh, retry after failure: spaced from the last attempt of any kind,
     /// by the back-off while no usable set is at hand and by the interval otherwise.
     Load,
-    /// A token named an unknown `kid`: drawn from the [`FetchBudget`].
+    /// A token named an unknown `kid`, or failed its signature check under a known one: drawn
+    /// from the [`FetchBudget`].
     UnknownKid,
 }
 
@@ -533,7 +535,8 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// How many fetches tokens naming unknown key ids may trigger in a row before the budget runs dry; it then regains one per
+    /// How many fetches tokens naming unknown key ids (or failing their signature check under
+    /// a known one) may trigger in a row before the budget runs dry; it then regains one per
     /// [`min_refresh_interval`](Self::min_refresh_interval). Over any time `t`, such tokens
     /// cost the identity provider at most `burst + t / min_refresh_interval` fetches. Must be
     /// at least 1. Defaults to 3.
