@@ -116,6 +116,12 @@ pub enum ConfigError {
         /// The setting.
         setting: &'static str,
     },
+    /// A count setting is out of range (a zero burst).
+    #[error("invalid count for `{setting}`")]
+    InvalidCount {
+        /// The setting.
+        setting: &'static str,
+    },
     /// The default HTTP client could not be created.
     #[error("cannot create the http client: {reason}")]
     HttpClient {

@@ -630,7 +630,8 @@ impl KeySet {
     }
 }
 
-/// The keys of one issuer are unavailable: never loaded, or too stale to trust.
+/// The keys of one issuer are unavailable: never loaded, too stale to trust, or (from
+/// [`KeySource::refresh`]) not refetched for a key id because the rate limit forbids it now.
 ///
 /// Requests meet this as `503 Service Unavailable` with `Retry-After`, never as a token
 /// rejection.
@@ -664,9 +665,10 @@ pub type PrefetchFuture = Pin<
 /// Where an issuer's verification keys come from.
 ///
 /// Validation asks [`current`](Self::current) on every request, so it must be cheap and must
-/// never block on I/O. When a token names a `kid` the current set lacks, the layer calls
-/// [`refresh`](Self::refresh) once and retries; a remote source may fetch there (rate-limited
-/// and single-flight), a static one simply answers again.
+/// never block on I/O. When a token names a `kid` the current set lacks, or its signature fails
+/// under the key its `kid` names (the issuer may have replaced the key), the layer calls
+/// [`refresh`](Self::refresh) once and decides again; a remote source may fetch there
+/// (rate-limited and single-flight), a static one simply answers again.
 pub trait KeySource: fmt::Debug + Send + Sync + 'static {
     /// The keys to verify with right now.
     ///
@@ -674,17 +676,28 @@ pub trait KeySource: fmt::Debug + Send + Sync + 'static {
     /// [`KeysUnavailable`] when no trustworthy key set is at hand.
     fn current(&self) -> Result<Arc<KeySet>, KeysUnavailable>;
 
-    /// Called when a token names a key id the current set lacks. A remote source refetches
-    /// here, single-flight and rate-limited, so that a flood of random key ids costs the
-    /// identity provider a bounded number of fetches. The default answers with
-    /// [`current`](Self::current).
+    /// Called when a token names a key id the current set lacks, or fails its signature check
+    /// under a key id the set has. A remote source refetches here, single-flight and
+    /// rate-limited, so that a flood of random key ids costs the identity provider a bounded
+    /// number of fetches. The default answers with [`current`](Self::current).
+    ///
+    /// The layer decides again after the future completes, with [`current`](Self::current).
+    ///
+    /// # Errors
+    /// [`KeysUnavailable`] when no usable key set is at hand, and also when the source did
+    /// not look for newer keys because its rate limit forbids it right now; `retry_after_secs`
+    /// then says when it will. A token the current set still cannot verify is then answered
+    /// 503 with `Retry-After`, not 401: a valid token signed with a newly published key must
+    /// not be refused because of the rate limit. `Ok` means the source looked (or had nothing
+    /// to look for), so a token it still cannot verify is refused with 401.
     fn refresh(&self) -> RefreshFuture {
         let current = self.current();
         Box::pin(std::future::ready(current))
     }
 
     /// Whether [`refresh`](Self::refresh) can ever yield keys `current` did not. Static
-    /// sources return `false`, which spares an unknown `kid` the detour. Defaults to `true`.
+    /// sources return `false`, which spares an unknown `kid` or a bad signature the detour.
+    /// Defaults to `true`.
     fn can_refresh(&self) -> bool {
         true
     }

@@ -241,9 +241,9 @@ impl TokenErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenError {
     kind: TokenErrorKind,
-    /// For [`TokenErrorKind::UnknownKey`] with a `kid`, and for
-    /// [`TokenErrorKind::KeysUnavailable`]: the index of the issuer whose key source may fix it
-    /// by refreshing.
+    /// For [`TokenErrorKind::UnknownKey`] and [`TokenErrorKind::BadSignature`] with a `kid`,
+    /// and for [`TokenErrorKind::KeysUnavailable`]: the index of the issuer whose key source may
+    /// fix it by refreshing.
     refresh: Option<usize>,
     /// For [`TokenErrorKind::IntrospectionRequired`]: the index of the issuer to ask.
     pub(crate) introspect: Option<usize>,
@@ -520,11 +520,14 @@ impl Validator {
     }
 
     /// As [`validate`](Self::validate), plus the network round trips a token may need: its
-    /// introspection, or one refresh of its issuer's keys for an unknown key id. This is what
-    /// the layer does.
+    /// introspection, or one refresh of its issuer's keys for an unknown key id or a signature
+    /// that fails under a known one. This is what the layer does.
     ///
     /// # Errors
-    /// As [`validate`](Self::validate), never [`TokenErrorKind::IntrospectionRequired`].
+    /// As [`validate`](Self::validate), never [`TokenErrorKind::IntrospectionRequired`]. A
+    /// token that still needs newer keys after its issuer's source declined to look for them
+    /// (its refresh rate limit) gets [`TokenErrorKind::KeysUnavailable`], with the seconds until
+    /// it may, not [`TokenErrorKind::UnknownKey`] or [`TokenErrorKind::BadSignature`].
     pub async fn validate_async(&self, token: &str, now: u64) -> Result<VerifiedToken, TokenError> {
         let error = match self.validate_with_cache(token, now) {
             Ok((verified, _)) => return Ok(verified),
@@ -536,8 +539,14 @@ impl Validator {
         }
         match self.refresh_source(&error) {
             Some(source) => {
-                let _ = source.refresh().await;
-                self.validate(token, now)
+                let refreshed = source.refresh().await;
+                match (self.validate(token, now), refreshed) {
+                    // The source declined to look: not a verdict on the token.
+                    (Err(error), Err(unavailable)) if error.refresh.is_some() => {
+                        Err(unavailable.into())
+                    }
+                    (decision, _) => decision,
+                }
             }
             None => Err(error),
         }
@@ -670,7 +679,13 @@ impl Validator {
             });
         }
         if !candidates.any(|key| key.verify(alg, signing_input, &signature)) {
-            return Err(TokenErrorKind::BadSignature.into());
+            // The issuer may have published a new key under an old `kid` (or a key matched by a
+            // key without one): as for an unknown `kid`, a refresh may bring it.
+            let refresh = (header.kid.is_some() && source.can_refresh()).then_some(issuer_index);
+            return Err(TokenError {
+                refresh,
+                ..TokenError::new(TokenErrorKind::BadSignature)
+            });
         }
 
         let accepted = issuer.rules.accept(iss, claims, payload, now)?;

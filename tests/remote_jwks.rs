@@ -1,22 +1,39 @@
 //! Remote keys against a real loopback authorization server (`TestIssuer::start`): discovery,
-//! lazy loading, rotation, floods of unknown key ids, outages, slow and hostile key endpoints,
-//! and several issuers. Every test goes through the real layer over loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+//! lazy loading, rotation, keys replaced under their `kid`, floods of unknown key ids, late and
+//! failing issuers, slow and hostile key endpoints, and several issuers. Every test goes
+//! through the real layer over loopback.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 use mcp_server_auth::keys::RemoteJwks;
-use mcp_server_auth::keys::remote::{KeyFetchError, RemoteJwksBuilder};
+use mcp_server_auth::keys::remote::{
+    DEFAULT_UNKNOWN_KID_BURST, Fetch, FetchFuture, FetchRequest, KeyFetchError, RemoteJwksBuilder,
+    ReqwestFetcher,
+};
 use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth::validate::TokenErrorKind;
 use serde_json::Value;
 
 impl App {
     async fn send(&self, token: &str) -> reqwest::Response {
-        client()
+        self.send_with(&client(), token).await
+    }
+
+    /// As [`send`](Self::send), through a client kept across requests (building one per
+    /// request costs more than the request).
+    async fn send_with(&self, client: &reqwest::Client, token: &str) -> reqwest::Response {
+        client
             .post(&self.url)
             .header("authorization", format!("Bearer {token}"))
             .body("{}")
@@ -81,10 +98,11 @@ async fn rotated_key_is_accepted_on_its_first_request() {
 }
 
 #[tokio::test]
-async fn flood_of_unknown_kids_costs_at_most_two_fetches() {
+async fn flood_of_unknown_kids_costs_at_most_the_burst_of_fetches() {
     let issuer = TestIssuer::start().await;
     let app = app(|b| b.authorization_server(issuer.issuer())).await;
     assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+    let loads = issuer.jwks_fetches();
 
     let tokens: Vec<String> = (0..200)
         .map(|i| {
@@ -97,27 +115,395 @@ async fn flood_of_unknown_kids_costs_at_most_two_fetches() {
         })
         .collect();
     // A slow key endpoint makes any request that waits for a fetch stand out.
-    let fetch_delay = Duration::from_secs(3);
+    let fetch_delay = Duration::from_secs(1);
     issuer.set_delay(fetch_delay);
-    let mut waited = 0;
+    let burst = usize::try_from(DEFAULT_UNKNOWN_KID_BURST).unwrap();
+    let (mut waited, mut refused, mut unavailable) = (0, 0, 0);
     for (i, token) in tokens.iter().enumerate() {
         let sent = Instant::now();
         let response = app.send(token).await;
-        assert_eq!(response.status(), 401, "request {i}");
-        assert_eq!(challenge(&response).get("error"), Some("invalid_token"));
+        match response.status().as_u16() {
+            // A refresh happened and the kid is still unknown.
+            401 => {
+                assert_eq!(challenge(&response).get("error"), Some("invalid_token"));
+                refused += 1;
+            }
+            // The budget is spent: not a verdict on the token.
+            503 => {
+                assert_retry_after(&response, 1..=30);
+                unavailable += 1;
+            }
+            status => panic!("request {i}: {status}"),
+        }
         if sent.elapsed() >= fetch_delay {
             waited += 1;
         }
     }
     assert!(
-        waited <= 1,
-        "{waited} requests waited for a fetch; only the first may"
+        waited <= burst,
+        "{waited} requests waited for a fetch; only the burst may"
     );
+    assert!(refused <= burst, "{refused} refused after a refresh");
+    assert_eq!(refused + unavailable, 200);
     assert!(
-        issuer.jwks_fetches() <= 2,
+        issuer.jwks_fetches() - loads <= burst,
         "{} fetches for 200 unknown kids",
+        issuer.jwks_fetches() - loads
+    );
+}
+
+/// Asserts a `Retry-After` of whole seconds within `range`, and no challenge (the token may be
+/// fine).
+fn assert_retry_after(response: &reqwest::Response, range: std::ops::RangeInclusive<u64>) -> u64 {
+    let secs: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After on 503")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(range.contains(&secs), "Retry-After {secs} not in {range:?}");
+    assert!(response.headers().get("www-authenticate").is_none());
+    secs
+}
+
+/// Issue 14, defect 2: a key published while a flood of made-up key ids runs. No valid token
+/// signed with it is refused with 401 (each is accepted, or gets 503 with `Retry-After` while
+/// the refresh budget is spent), one is accepted soon, and the flood costs the key endpoint
+/// at most `burst + elapsed / interval` fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_published_during_a_flood_of_made_up_kids_is_never_refused_with_401() {
+    let interval = ms(300);
+    let issuer = TestIssuer::start().await;
+    let source = remote(&issuer)
+        .jwks_uri(issuer.jwks_uri())
+        .min_refresh_interval(interval)
+        .build()
+        .unwrap();
+    let app = Arc::new(app(|b| b.issuer(issuer.issuer(), source)).await);
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+    issuer.reset_counters();
+    let flood_started = Instant::now();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooders: Vec<_> = (0..4)
+        .map(|worker| {
+            let (app, issuer, stop) = (Arc::clone(&app), issuer.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let client = client();
+                let mut sent = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let token = issuer
+                        .token()
+                        .audience(app.resource.clone())
+                        .scope("mcp:tools")
+                        .header("kid", format!("made-up-{worker}-{sent}"))
+                        .sign();
+                    let response = app.send_with(&client, &token).await;
+                    match response.status().as_u16() {
+                        401 => {}
+                        503 => {
+                            assert_retry_after(&response, 1..=1);
+                        }
+                        status => panic!("made-up kid: {status}"),
+                    }
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(ms(500)).await;
+    issuer.rotate();
+    let published = Instant::now();
+    let client = client();
+    let (mut accepted, mut first_accepted) = (0, None);
+    while published.elapsed() < ms(2000) {
+        let response = app.send_with(&client, &app.token(&issuer)).await;
+        match response.status().as_u16() {
+            200 => {
+                accepted += 1;
+                first_accepted.get_or_insert(published.elapsed());
+            }
+            503 => {
+                assert_retry_after(&response, 1..=1);
+            }
+            status => panic!(
+                "a valid token signed with the new key got {status} {:?} after {:?}",
+                response.headers().get("www-authenticate"),
+                published.elapsed()
+            ),
+        }
+        tokio::time::sleep(ms(20)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut flood = 0;
+    for flooder in flooders {
+        flood += flooder.await.unwrap();
+    }
+    let elapsed = flood_started.elapsed();
+
+    let first_accepted = first_accepted.expect("no valid token was accepted");
+    assert!(
+        first_accepted < ms(1500),
+        "first accepted {first_accepted:?} after the key was published"
+    );
+    assert!(accepted > 10, "{accepted} accepted");
+    assert!(flood > 100, "only {flood} made-up kids sent");
+    let bound = usize::try_from(DEFAULT_UNKNOWN_KID_BURST).unwrap()
+        + usize::try_from(elapsed.as_millis() / interval.as_millis()).unwrap()
+        + 1;
+    assert!(
+        issuer.jwks_fetches() <= bound,
+        "{} fetches for {flood} made-up kids in {elapsed:?}; at most {bound}",
         issuer.jwks_fetches()
     );
+}
+
+/// A token signed with a new key that arrives while a fetch started before the key was
+/// published is in flight: joining that fetch proves nothing about the key, so the token gets
+/// 503 with `Retry-After`, and is accepted on its retry.
+#[tokio::test]
+async fn joining_a_fetch_that_predates_the_key_is_no_reason_for_401() {
+    let issuer = TestIssuer::new("https://auth.example.com");
+    let old_keys = issuer.jwks();
+    let document = Arc::new(Mutex::new(old_keys));
+    let hits = Arc::new(AtomicUsize::new(0));
+    // A key endpoint that answers with the document as it was when the request arrived, after
+    // a while.
+    let served = Arc::clone(&document);
+    let counter = Arc::clone(&hits);
+    let keys = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let body = served.lock().unwrap().clone();
+            let delay = if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                Duration::ZERO
+            } else {
+                ms(500)
+            };
+            async move {
+                tokio::time::sleep(delay).await;
+                body
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, keys).await.unwrap() });
+    let source = RemoteJwks::builder(issuer.issuer())
+        .jwks_uri(jwks_uri)
+        .allow_http_loopback(true)
+        .build()
+        .unwrap();
+    let app = Arc::new(app(|b| b.issuer(issuer.issuer(), source)).await);
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+
+    // A made-up kid starts a fetch of the old document.
+    let made_up = issuer
+        .token()
+        .audience(app.resource.clone())
+        .scope("mcp:tools")
+        .header("kid", "made-up")
+        .sign();
+    let flooder = Arc::clone(&app);
+    let flood = tokio::spawn(async move { flooder.send(&made_up).await.status() });
+    while hits.load(Ordering::SeqCst) < 2 {
+        tokio::time::sleep(ms(10)).await;
+    }
+    // The new key is published meanwhile, and a token signed with it joins that fetch.
+    issuer.rotate();
+    *document.lock().unwrap() = issuer.jwks();
+    let token = app.token(&issuer);
+    let response = app.send(&token).await;
+    assert_eq!(response.status(), 503, "joined a fetch older than the key");
+    assert_retry_after(&response, 1..=1);
+    assert_eq!(
+        flood.await.unwrap(),
+        401,
+        "that fetch did happen for the made-up kid"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+    assert_eq!(
+        app.send(&token).await.status(),
+        200,
+        "the retry fetches anew"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+/// Once the budget for unknown key ids is spent, a token no key verifies gets 503 with
+/// `Retry-After` (through the layer and `validate_async`), not 401: it may be signed with a
+/// key published since.
+#[tokio::test]
+async fn a_spent_refresh_budget_answers_503_until_the_next_refresh() {
+    let issuer = TestIssuer::start().await;
+    let source = remote(&issuer).unknown_kid_burst(1).build().unwrap();
+    let app = app(|b| b.issuer(issuer.issuer(), source)).await;
+    assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
+    let made_up = issuer
+        .token()
+        .audience(app.resource.clone())
+        .scope("mcp:tools")
+        .header("kid", "made-up")
+        .sign();
+    // The budget's one fetch: the kid is still unknown after it.
+    let response = app.send(&made_up).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(challenge(&response).get("error"), Some("invalid_token"));
+    assert_eq!(issuer.jwks_fetches(), 2);
+
+    issuer.rotate();
+    let token = app.token(&issuer);
+    for sent in [&token, &made_up] {
+        let response = app.send(sent).await;
+        assert_eq!(response.status(), 503);
+        assert_retry_after(&response, 1..=30);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+    }
+    let error = app
+        .auth
+        .validator()
+        .validate_async(&token, mcp_server_auth::testing::unix_now())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::KeysUnavailable);
+    assert!(
+        error
+            .retry_after_secs()
+            .is_some_and(|secs| (1..=30).contains(&secs))
+    );
+    assert_eq!(issuer.jwks_fetches(), 2, "no fetch beyond the budget");
+}
+
+/// Issue 14, item 4: an authorization server that comes up 2 s after the first request is used
+/// within seconds, not after the 30 s refresh interval; the load is retried with a growing
+/// back-off meanwhile, and the 503s say so in `Retry-After`.
+#[tokio::test]
+async fn an_issuer_coming_up_late_is_used_within_seconds() {
+    // A loopback port nothing listens on yet.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let url = format!("http://{addr}");
+    let issuer = TestIssuer::new(url.clone());
+    let gets = Arc::new(AtomicUsize::new(0));
+    let source = RemoteJwks::builder(url.clone())
+        .jwks_uri(format!("{url}/jwks"))
+        .allow_http_loopback(true)
+        .fetcher(Counting {
+            inner: ReqwestFetcher::new().unwrap(),
+            gets: Arc::clone(&gets),
+        })
+        .build()
+        .unwrap();
+    let app = app(|b| b.issuer(url.clone(), source)).await;
+    let token = app.token(&issuer);
+
+    let first = Instant::now();
+    while first.elapsed() < ms(2000) {
+        let response = app.send(&token).await;
+        assert_eq!(response.status(), 503);
+        // The back-off after one or two failures, not the refresh interval.
+        assert_retry_after(&response, 1..=2);
+        tokio::time::sleep(ms(100)).await;
+    }
+    let attempts = gets.load(Ordering::SeqCst);
+    assert!(
+        (1..=4).contains(&attempts),
+        "{attempts} fetch attempts in 2 s"
+    );
+
+    // The issuer comes up on that port.
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let jwks = issuer.jwks();
+    let keys = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { jwks }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, keys).await.unwrap() });
+    let up = Instant::now();
+    loop {
+        let response = app.send(&token).await;
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 503);
+        assert!(
+            up.elapsed() < Duration::from_secs(5),
+            "still 503 5 s after the issuer came up"
+        );
+        tokio::time::sleep(ms(100)).await;
+    }
+    assert_eq!(app.send(&token).await.status(), 200);
+}
+
+/// Counts the fetches a key source attempts, whether or not they reach a server.
+#[derive(Debug)]
+struct Counting {
+    inner: ReqwestFetcher,
+    gets: Arc<AtomicUsize>,
+}
+
+impl Fetch for Counting {
+    fn get(&self, request: FetchRequest) -> FetchFuture {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(request)
+    }
+}
+
+/// Issue 14, item 5: an issuer that publishes a new key under an old `kid`. The next valid
+/// token is accepted after one refresh; a token signed with the replaced key is refused with
+/// `bad_signature` after one more.
+#[tokio::test]
+async fn a_key_replaced_under_the_same_kid_is_accepted_after_one_refresh() {
+    let issuer = TestIssuer::start().await;
+    let app = app(|b| b.issuer(issuer.issuer(), remote(&issuer).build().unwrap())).await;
+    let old_token = app.token(&issuer);
+    assert_eq!(app.send(&old_token).await.status(), 200);
+    let fetches = issuer.jwks_fetches();
+
+    let kid = issuer.kid().to_owned();
+    let replacement = TestIssuer::new(issuer.issuer());
+    let mut jwk = replacement.jwk();
+    jwk["kid"] = Value::from(kid.as_str());
+    issuer.serve_jwks_body(Some(
+        serde_json::json!({ "keys": [jwk] })
+            .to_string()
+            .into_bytes(),
+    ));
+    let token = replacement
+        .token()
+        .audience(app.resource.clone())
+        .scope("mcp:tools")
+        .header("kid", kid.as_str())
+        .sign();
+    assert_eq!(app.send(&token).await.status(), 200, "the new key, at once");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        fetches + 1,
+        "after exactly one refresh"
+    );
+    assert_eq!(app.send(&token).await.status(), 200);
+    assert_eq!(issuer.jwks_fetches(), fetches + 1);
+
+    // A new token signed with the key that was replaced: one refresh, then refused.
+    let response = app.send(&app.token(&issuer)).await;
+    assert_eq!(response.status(), 401);
+    let challenge = challenge(&response);
+    assert_eq!(challenge.get("error"), Some("invalid_token"));
+    assert_eq!(
+        challenge.get("error_description"),
+        Some(TokenErrorKind::BadSignature.description())
+    );
+    assert_eq!(issuer.jwks_fetches(), fetches + 2);
 }
 
 #[tokio::test]

@@ -194,11 +194,12 @@ where
                     config,
                 } => {
                     // Whatever the refresh returned, the key source now holds its best keys;
-                    // deciding again reads them (a failed refresh surfaces as 401 or 503 there).
-                    let _ = ready!(refresh.as_mut().poll(cx));
+                    // deciding again reads them (a failed refresh surfaces as 401 or 503 there,
+                    // a refresh the rate limit refused as 503).
+                    let refreshed = ready!(refresh.as_mut().poll(cx));
                     match request.take() {
                         Some(request) => {
-                            let decision = config.authorize(&request);
+                            let decision = config.reauthorize(&request, refreshed);
                             decided(config, service.take(), Some(request), decision)
                         }
                         // Only reachable if polled after completion: refuse, never hang.

@@ -9,7 +9,7 @@
 //! | any problem with the token ([`crate::validate::TokenErrorKind`]) | 401 | `error="invalid_token"` |
 //! | valid token without the endpoint scope | 403 | `error="insufficient_scope"`, `scope` |
 //! | valid token refused by a [policy](crate::profile::IssuerProfile::policy) | 403 | `error="access_denied"`, the policy's description |
-//! | the issuer's keys, or its introspection endpoint, are unavailable | 503 | none; `Retry-After` |
+//! | the issuer's keys, or its introspection endpoint, are unavailable; or no known key verifies the token and the key source's refresh budget is spent | 503 | none; `Retry-After` |
 //!
 //! Every challenge carries `resource_metadata`. On success the request reaches the inner
 //! service with a [`VerifiedToken`](crate::VerifiedToken) in its extensions and, unless configured otherwise, without

@@ -11,12 +11,12 @@ use super::future::ResponseFuture;
 use super::{AuthError, AuthErrorKind};
 use crate::body::{FullBody, ResponseBody, json_response};
 use crate::challenge::{Challenge, ErrorCode};
-use crate::keys::KeySource;
+use crate::keys::{KeySet, KeySource, KeysUnavailable};
 use crate::operation::McpOperations;
 use crate::policy::OperationScopes;
 use crate::scope::ScopeHierarchy;
 use crate::token::VerifiedToken;
-use crate::validate::Validator;
+use crate::validate::{TokenError, Validator};
 
 /// What the bearer layer needs; built by [`McpAuthBuilder::build`](crate::McpAuthBuilder::build).
 #[derive(Debug)]
@@ -85,6 +85,27 @@ impl Config {
                 principal: None,
             })?;
         self.check_scope(verified, cached)
+    }
+
+    /// [`authorize`](Self::authorize) again, after the key refresh a first decision asked for
+    /// ended with `refreshed`. A token that still needs newer keys when the source declined to
+    /// look for them (its rate limit) is answered as for unavailable keys, 503 with
+    /// `Retry-After`: it may well be valid, and its client should retry, not re-authenticate.
+    pub(crate) fn reauthorize<B>(
+        &self,
+        request: &Request<B>,
+        refreshed: Result<Arc<KeySet>, KeysUnavailable>,
+    ) -> Result<Option<VerifiedToken>, Denied<'_>> {
+        match (self.authorize(request), refreshed) {
+            (Err(denied), Err(unavailable)) if denied.refresh.is_some() => Err(Denied {
+                error: TokenError::from(unavailable).into(),
+                refresh: None,
+                #[cfg(feature = "remote")]
+                introspection: None,
+                principal: None,
+            }),
+            (decision, _) => decision,
+        }
     }
 
     /// The endpoint scope check, on a validated token.
@@ -254,8 +275,9 @@ where
                 refresh: Some(source),
                 ..
             }) => {
-                // The token names a key its issuer's source does not have yet: refresh once,
-                // then decide again. The ready service stays here for the next request; the
+                // The token names a key its issuer's source does not have yet, or one whose
+                // signature check failed (the key may have been replaced): refresh once, then
+                // decide again. The ready service stays here for the next request; the
                 // future gets a clone and drives it to readiness only once authorized, so no
                 // capacity of the inner service is held while keys are fetched.
                 let refresh = source.refresh();

@@ -11,11 +11,24 @@
 //! * **Loading.** Lazy: the first request that needs keys fetches them (others wait for the same
 //!   fetch). [`prefetch`](RemoteJwks::prefetch) loads them ahead of time and reports errors;
 //!   [`status`](RemoteJwks::status) and [`is_ready`](RemoteJwks::is_ready) serve readiness probes.
+//!   While no usable keys are at hand, a failed load is retried after a back-off of
+//!   [`initial_retry_backoff`](RemoteJwksBuilder::initial_retry_backoff) (1 s), doubling with
+//!   each further failure up to [`min_refresh_interval`](RemoteJwksBuilder::min_refresh_interval)
+//!   (30 s), so an authorization server that comes up late is used within seconds.
 //! * **Refresh.** Keys are published through `arc-swap`; requests read them without locks.
 //!   After the TTL (`Cache-Control: max-age`, clamped) a background fetch replaces them while
-//!   requests go on with the old set. A token naming an unknown `kid` triggers one
-//!   single-flight fetch, at most once per [`min_refresh_interval`](RemoteJwksBuilder::min_refresh_interval);
-//!   requests arriving meanwhile wait for it, later ones within the interval are refused at once.
+//!   requests go on with the old set, at most once per `min_refresh_interval`.
+//! * **New keys.** A token naming an unknown `kid`, or whose signature fails under the key its
+//!   `kid` names (a key replaced under its old id), triggers one single-flight fetch, and the
+//!   token is checked again against what it brings. Such fetches draw from a budget of
+//!   [`unknown_kid_burst`](RemoteJwksBuilder::unknown_kid_burst) (3) that regains one fetch per
+//!   `min_refresh_interval`: over any time `t`, tokens cost the identity provider at most
+//!   `burst + t / min_refresh_interval` fetches, whatever key ids a flood makes up. Requests
+//!   arriving during a fetch wait for it. When the budget is spent, a token no current key
+//!   verifies gets 503 with `Retry-After` (the seconds until the budget allows a fetch), not
+//!   401: it may be valid, signed with a key published since the last fetch. So does one that
+//!   only joined a fetch started before it arrived, which may predate its key. A token still
+//!   unverified after a fetch made for it gets 401.
 //! * **Failure.** A failed fetch keeps the last good keys until they are
 //!   [`max_stale`](RemoteJwksBuilder::max_stale) past their TTL, then the source fails closed:
 //!   requests get 503 with `Retry-After`, never 401. Hostile documents (too large, too many keys,
@@ -36,11 +49,21 @@ use tokio::sync::watch;
 use super::{KeyDocumentError, KeySet, KeySource, KeysUnavailable, MAX_JWKS_BYTES, RefreshFuture};
 use crate::error::ConfigError;
 use crate::url;
+use schedule::{FetchBudget, load_backoff, retry_after_secs};
+
+mod schedule;
 
 /// Default time to wait for one HTTP fetch.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default minimum time between fetches triggered by unknown key ids or failures.
+/// Default minimum time between background refreshes, and the rate at which the budget of
+/// fetches for unknown key ids refills.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// Default number of fetches tokens naming unknown key ids may trigger at once, before the
+/// budget refills at one per minimum refresh interval.
+pub const DEFAULT_UNKNOWN_KID_BURST: u32 = 3;
+/// Default wait before retrying a first load that failed; it doubles with each further
+/// failure, up to the minimum refresh interval.
+pub const DEFAULT_INITIAL_RETRY_BACKOFF: Duration = Duration::from_secs(1);
 /// Default key set lifetime when the response has no usable `Cache-Control: max-age`.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10 * 60);
 /// Default bounds a `Cache-Control: max-age` is clamped to.
@@ -319,9 +342,11 @@ type Outcome = Option<Result<Arc<KeySet>, KeyFetchError>>;
 /// Which budget a fetch is charged to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gate {
-    /// First load, TTL refresh, retry after failure: spaced by the last attempt of any kind.
+    /// First load, TTL refresh, retry after failure: spaced from the last attempt of any kind,
+    /// by the back-off while no usable set is at hand and by the interval otherwise.
     Load,
-    /// A token named an unknown `kid`: at most one such fetch per interval.
+    /// A token named an unknown `kid`, or failed its signature check under a known one: drawn
+    /// from the [`FetchBudget`].
     UnknownKid,
 }
 
@@ -329,6 +354,8 @@ enum Gate {
 struct Settings {
     fetch_timeout: Duration,
     min_refresh_interval: Duration,
+    unknown_kid_burst: u32,
+    initial_retry_backoff: Duration,
     default_ttl: Duration,
     ttl_bounds: (Duration, Duration),
     max_stale: Duration,
@@ -345,23 +372,42 @@ struct Inner {
     control: Mutex<Control>,
 }
 
-#[derive(Default)]
 struct Control {
     discovered_jwks_uri: Option<String>,
-    in_flight: Option<watch::Receiver<Outcome>>,
+    in_flight: Option<Flight>,
     /// Any fetch: spaces out retries after failures and TTL refreshes.
     last_attempt: Option<Instant>,
-    /// Fetches for unknown key ids: at most one per interval, whatever tokens arrive.
-    last_kid_refresh: Option<Instant>,
+    /// Failed fetches since the last one that succeeded: the back-off of the next load.
+    failures: u32,
+    /// Fetches for unknown key ids: a burst, then one per interval, whatever tokens arrive.
+    budget: FetchBudget,
     last_error: Option<KeyFetchError>,
 }
 
+/// A fetch in flight: its outcome channel, and when it started.
+#[derive(Clone)]
+struct Flight {
+    receiver: watch::Receiver<Outcome>,
+    started: Instant,
+}
+
 impl Control {
+    fn new(settings: &Settings) -> Self {
+        Control {
+            discovered_jwks_uri: None,
+            in_flight: None,
+            last_attempt: None,
+            failures: 0,
+            budget: FetchBudget::new(settings.unknown_kid_burst, settings.min_refresh_interval),
+            last_error: None,
+        }
+    }
+
     /// The fetch in flight, unless its task died without an outcome (its runtime shut down):
     /// a dead flight is forgotten so the next request can start a fresh one.
-    fn live_flight(&mut self) -> Option<watch::Receiver<Outcome>> {
+    fn live_flight(&mut self) -> Option<Flight> {
         match &self.in_flight {
-            Some(receiver) if receiver.has_changed().is_ok() => Some(receiver.clone()),
+            Some(flight) if flight.receiver.has_changed().is_ok() => Some(flight.clone()),
             Some(_) => {
                 self.in_flight = None;
                 None
@@ -409,6 +455,8 @@ impl RemoteJwks {
             settings: Settings {
                 fetch_timeout: DEFAULT_FETCH_TIMEOUT,
                 min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+                unknown_kid_burst: DEFAULT_UNKNOWN_KID_BURST,
+                initial_retry_backoff: DEFAULT_INITIAL_RETRY_BACKOFF,
                 default_ttl: DEFAULT_TTL,
                 ttl_bounds: DEFAULT_TTL_BOUNDS,
                 max_stale: DEFAULT_MAX_STALE,
@@ -428,8 +476,8 @@ impl RemoteJwks {
     /// # Errors
     /// What went wrong with discovery or the fetch. Previously loaded keys stay in use.
     pub async fn prefetch(&self) -> Result<(), KeyFetchError> {
-        let receiver = Inner::start_fetch(&self.inner);
-        Inner::wait(&self.inner, receiver).await.map(|_| ())
+        let flight = Inner::start_fetch(&self.inner);
+        Inner::wait(&self.inner, flight.receiver).await.map(|_| ())
     }
 
     /// Whether requests can be verified right now.
@@ -479,10 +527,30 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// Minimum time between fetches caused by unknown key ids or after a failure. Defaults to
-    /// 30 seconds.
+    /// Minimum time between background refreshes once keys are loaded, the longest wait
+    /// between retries of a load that keeps failing, and the time the budget of fetches for
+    /// unknown key ids takes to regain one fetch. Defaults to 30 seconds.
     pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
         self.settings.min_refresh_interval = interval;
+        self
+    }
+
+    /// How many fetches tokens naming unknown key ids (or failing their signature check under
+    /// a known one) may trigger in a row before the budget runs dry; it then regains one per
+    /// [`min_refresh_interval`](Self::min_refresh_interval). Over any time `t`, such tokens
+    /// cost the identity provider at most `burst + t / min_refresh_interval` fetches. Must be
+    /// at least 1. Defaults to 3.
+    pub fn unknown_kid_burst(mut self, burst: u32) -> Self {
+        self.settings.unknown_kid_burst = burst;
+        self
+    }
+
+    /// Wait before retrying after the first failed load while no usable keys are at hand; it
+    /// doubles with each further failure, up to
+    /// [`min_refresh_interval`](Self::min_refresh_interval), and starts over once a fetch
+    /// succeeds. Must not be zero. Defaults to 1 second.
+    pub fn initial_retry_backoff(mut self, backoff: Duration) -> Self {
+        self.settings.initial_retry_backoff = backoff;
         self
     }
 
@@ -511,8 +579,9 @@ impl RemoteJwksBuilder {
     ///
     /// # Errors
     /// [`ConfigError::InvalidIssuer`] or [`ConfigError::InvalidJwksUri`] for a URL that is not
-    /// `https` (or allowed loopback `http`), [`ConfigError::InvalidDuration`] for a zero timeout or
-    /// inverted TTL bounds.
+    /// `https` (or allowed loopback `http`), [`ConfigError::InvalidDuration`] for a zero timeout,
+    /// a zero retry back-off or inverted TTL bounds, [`ConfigError::InvalidCount`] for a zero
+    /// burst.
     pub fn build(self) -> Result<RemoteJwks, ConfigError> {
         check_url(
             &self.issuer,
@@ -534,6 +603,16 @@ impl RemoteJwksBuilder {
                 setting: "ttl_bounds",
             });
         }
+        if settings.initial_retry_backoff.is_zero() {
+            return Err(ConfigError::InvalidDuration {
+                setting: "initial_retry_backoff",
+            });
+        }
+        if settings.unknown_kid_burst == 0 {
+            return Err(ConfigError::InvalidCount {
+                setting: "unknown_kid_burst",
+            });
+        }
         let fetcher = match self.fetcher {
             Some(fetcher) => fetcher,
             None => Arc::new(ReqwestFetcher::new().map_err(|e| ConfigError::HttpClient {
@@ -545,9 +624,9 @@ impl RemoteJwksBuilder {
                 issuer: self.issuer,
                 explicit_jwks_uri: self.jwks_uri,
                 fetcher,
+                control: Mutex::new(Control::new(&self.settings)),
                 settings: self.settings,
                 snapshot: ArcSwapOption::empty(),
-                control: Mutex::new(Control::default()),
             }),
         })
     }
@@ -598,24 +677,36 @@ impl KeySource for RemoteJwks {
         }
     }
 
+    /// Without usable keys, a load spaced by the retry back-off; with keys, a fetch from the
+    /// budget for unknown key ids, or the fetch in flight. `Err` when no fetch may start now,
+    /// and when the only fetch to join started before this call (it may predate the key the
+    /// token needs): its `retry_after_secs` is the wait until the budget allows one.
     fn refresh(&self) -> RefreshFuture {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let now = Instant::now();
+            let asked = Instant::now();
             // With keys in hand this is a refresh for an unknown `kid`, which has its own budget;
             // without, it is the first load or a retry after failures.
-            let gate = if inner.usable_snapshot(now).is_some() {
+            let gate = if inner.usable_snapshot(asked).is_some() {
                 Gate::UnknownKid
             } else {
                 Gate::Load
             };
-            if let Some(receiver) = Inner::join_or_start(&inner, now, gate) {
-                let _ = Inner::wait(&inner, receiver).await;
-            }
+            let flight = Inner::join_or_start(&inner, asked, gate)
+                .map_err(|wait| KeysUnavailable::new(retry_after_secs(wait)))?;
+            let _ = Inner::wait(&inner, flight.receiver).await;
             let now = Instant::now();
-            inner
+            let set = inner
                 .usable_snapshot(now)
-                .ok_or_else(|| KeysUnavailable::new(inner.retry_after(now)))
+                .ok_or_else(|| KeysUnavailable::new(inner.retry_after(now)))?;
+            if gate == Gate::UnknownKid && flight.started < asked {
+                // A fetch we only joined may have left before the key was published: whatever
+                // it brought is in place for the caller's next decision, but it is no proof
+                // that the key does not exist.
+                let wait = inner.lock().budget.wait(now);
+                return Err(KeysUnavailable::new(retry_after_secs(wait)));
+            }
+            Ok(set)
         })
     }
 
@@ -645,41 +736,50 @@ impl Inner {
         (now.duration_since(snapshot.fetched) <= limit).then(|| Arc::clone(&snapshot.set))
     }
 
-    fn retry_after(&self, now: Instant) -> u64 {
-        let control = self.lock();
-        let wait = match control.last_attempt {
-            Some(at) => self
-                .settings
-                .min_refresh_interval
-                .saturating_sub(now.duration_since(at)),
-            None => Duration::ZERO,
+    /// How long from `now` until a load may start: the retry back-off while no usable set is
+    /// at hand, the minimum refresh interval otherwise, counted from the last attempt.
+    fn load_wait(&self, control: &Control, now: Instant) -> Duration {
+        let Some(at) = control.last_attempt else {
+            return Duration::ZERO;
         };
-        wait.as_secs().max(1)
+        let interval = self.settings.min_refresh_interval;
+        let spacing = if self.usable_snapshot(now).is_some() {
+            interval
+        } else {
+            load_backoff(
+                control.failures,
+                self.settings.initial_retry_backoff,
+                interval,
+            )
+        };
+        spacing.saturating_sub(now.saturating_duration_since(at))
     }
 
-    /// Joins the fetch in flight, or starts one unless `gate` says it is too soon.
-    fn join_or_start(
-        self: &Arc<Self>,
-        now: Instant,
-        gate: Gate,
-    ) -> Option<watch::Receiver<Outcome>> {
+    /// `Retry-After` seconds for requests that find no usable keys: until the next load.
+    fn retry_after(&self, now: Instant) -> u64 {
+        let control = self.lock();
+        retry_after_secs(self.load_wait(&control, now))
+    }
+
+    /// Joins the fetch in flight, or starts one if `gate` allows it; otherwise says how long
+    /// until it will.
+    fn join_or_start(self: &Arc<Self>, now: Instant, gate: Gate) -> Result<Flight, Duration> {
         {
             let mut control = self.lock();
-            if let Some(receiver) = control.live_flight() {
-                return Some(receiver);
+            if let Some(flight) = control.live_flight() {
+                return Ok(flight);
             }
-            let last = match gate {
-                Gate::Load => control.last_attempt,
-                Gate::UnknownKid => control.last_kid_refresh,
-            };
-            if last.is_some_and(|at| now.duration_since(at) < self.settings.min_refresh_interval) {
-                return None;
-            }
-            if gate == Gate::UnknownKid {
-                control.last_kid_refresh = Some(now);
+            match gate {
+                Gate::Load => {
+                    let wait = self.load_wait(&control, now);
+                    if !wait.is_zero() {
+                        return Err(wait);
+                    }
+                }
+                Gate::UnknownKid => control.budget.try_take(now)?,
             }
         }
-        Some(Self::start_fetch(self))
+        Ok(Self::start_fetch(self))
     }
 
     fn refresh_in_background(self: &Arc<Self>) {
@@ -690,16 +790,18 @@ impl Inner {
     }
 
     /// Starts a fetch task (or joins the one in flight) and returns its outcome channel.
-    fn start_fetch(self: &Arc<Self>) -> watch::Receiver<Outcome> {
-        let (sender, receiver) = {
+    fn start_fetch(self: &Arc<Self>) -> Flight {
+        let (sender, flight) = {
             let mut control = self.lock();
-            if let Some(receiver) = control.live_flight() {
-                return receiver;
+            if let Some(flight) = control.live_flight() {
+                return flight;
             }
             let (sender, receiver) = watch::channel(None);
-            control.in_flight = Some(receiver.clone());
-            control.last_attempt = Some(Instant::now());
-            (sender, receiver)
+            let started = Instant::now();
+            let flight = Flight { receiver, started };
+            control.in_flight = Some(flight.clone());
+            control.last_attempt = Some(started);
+            (sender, flight)
         };
         let inner = Arc::clone(self);
         let task = async move {
@@ -709,6 +811,10 @@ impl Inner {
                 let mut control = inner.lock();
                 control.in_flight = None;
                 control.last_error = outcome.as_ref().err().cloned();
+                control.failures = match &outcome {
+                    Ok(_) => 0,
+                    Err(_) => control.failures.saturating_add(1),
+                };
             }
             if let Err(error) = &outcome {
                 let kept = inner.snapshot.load().as_ref().map_or(0, |s| s.set.len());
@@ -735,7 +841,7 @@ impl Inner {
                 )));
             }
         }
-        receiver
+        flight
     }
 
     async fn wait(
@@ -971,6 +1077,24 @@ mod tests {
     }
 
     #[test]
+    fn builder_refuses_a_zero_burst_and_a_zero_backoff() {
+        let builder = || RemoteJwks::builder("https://a.example").fetcher(NeverFetch);
+        assert!(matches!(
+            builder().unknown_kid_burst(0).build(),
+            Err(ConfigError::InvalidCount {
+                setting: "unknown_kid_burst"
+            })
+        ));
+        assert!(matches!(
+            builder().initial_retry_backoff(Duration::ZERO).build(),
+            Err(ConfigError::InvalidDuration {
+                setting: "initial_retry_backoff"
+            })
+        ));
+        assert!(builder().unknown_kid_burst(1).build().is_ok());
+    }
+
+    #[test]
     fn a_fetch_whose_runtime_died_does_not_block_later_fetches() {
         let jwks = RemoteJwks::builder("https://auth.example.com")
             .fetcher(HangingFetch)
@@ -992,8 +1116,8 @@ mod tests {
             .build()
             .unwrap();
         second.block_on(async {
-            let receiver = Inner::start_fetch(&jwks.inner);
-            assert!(receiver.has_changed().is_ok(), "a live flight");
+            let flight = Inner::start_fetch(&jwks.inner);
+            assert!(flight.receiver.has_changed().is_ok(), "a live flight");
         });
     }
 
