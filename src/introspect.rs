@@ -34,7 +34,8 @@
 //!   not a JSON object with a boolean `active` is 503 with `Retry-After` (never 401: the token
 //!   may be fine). The endpoint's discovery is retried at most every 10 seconds.
 //! * **Cache.** Active answers are cached with the token as the key (compared byte for byte),
-//!   bounded in size, each entry ending at the token's `exp` or after
+//!   bounded in entries and in bytes (an entry holds the token and the whole answer; see
+//!   [the cache's memory bounds](crate::cache#memory)), each entry ending at the token's `exp` or after
 //!   [`max_age`](crate::cache::TokenCacheConfig::max_age) (default
 //!   [`DEFAULT_CACHE_MAX_AGE`], 60 seconds), whichever comes first. **A token revoked at the
 //!   authorization server is still accepted until its entry ends**: `max_age` is the
@@ -187,7 +188,8 @@ impl Introspection {
         self
     }
 
-    /// The cache of active answers. Defaults to 10 000 entries, each used for at most
+    /// The cache of active answers. Defaults to 10 000 entries holding at most 64 MiB
+    /// ([`DEFAULT_MAX_BYTES`](crate::cache::DEFAULT_MAX_BYTES)), each used for at most
     /// [`DEFAULT_CACHE_MAX_AGE`]: the time a revoked token may still be accepted.
     pub fn cache(mut self, config: TokenCacheConfig) -> Self {
         self.cache = config;

@@ -599,6 +599,15 @@ impl Validator {
         self.inner.cache.as_ref().map(TokenCache::len)
     }
 
+    /// What the cached tokens count against the cache's
+    /// [`max_bytes`](TokenCacheConfig::max_bytes) bound, in bytes: each entry an upper bound
+    /// of the memory it holds, or the bound's share of one entry of the capacity if that is
+    /// more ([`crate::cache`]). Never more than the bound. `None` when the cache is off;
+    /// introspected tokens are cached apart and not counted.
+    pub fn cached_bytes(&self) -> Option<u64> {
+        self.inner.cache.as_ref().map(TokenCache::weight)
+    }
+
     /// The full validation, without the cache.
     fn verify(&self, token: &str, now: i64) -> Result<Verified, TokenError> {
         let policy = &*self.inner;

@@ -931,6 +931,42 @@ async fn the_cache_holds_a_bounded_number_of_answers() {
     assert_eq!(server.introspections(), 40 + again);
 }
 
+#[tokio::test]
+async fn the_cache_holds_a_bounded_number_of_bytes() {
+    let server = IntrospectionServer::start().await;
+    let app = app(|b| {
+        b.introspection(
+            server.issuer(),
+            settings(&server).cache(TokenCacheConfig::new().max_bytes(1024 * 1024)),
+        )
+    })
+    .await;
+    // 12 KiB tokens with answers of about 10 KiB (230 group ids): each entry counts about
+    // 60 KB, so about a dozen fit in 1 MiB, far below the capacity of 10 000.
+    let groups: Vec<String> = (0..230)
+        .map(|i| format!("{i:08x}-7c1e-4b5a-9f3d-0123456789ab"))
+        .collect();
+    let answer = with(app.active(&server), "groups", json!(groups));
+    let tokens: Vec<String> = (0..40)
+        .map(|i| format!("opaque-{i:02}-{}", "x".repeat(12 * 1024)))
+        .collect();
+    for token in &tokens {
+        server.register(token, answer.clone());
+        assert_eq!(app.status(token).await, 200);
+    }
+    assert_eq!(server.introspections(), 40);
+    for token in &tokens {
+        assert_eq!(app.status(token).await, 200);
+    }
+    // Most answers were evicted to stay within the bytes: asked about again.
+    let again = server.introspections() - 40;
+    assert!(again >= 20, "only {again} of 40 introspected again");
+    // Evicted, not refused: the token just answered is held.
+    let last = tokens.last().unwrap();
+    assert_eq!(app.status(last).await, 200);
+    assert_eq!(server.introspections(), 40 + again);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Single flight
 // ---------------------------------------------------------------------------------------------
