@@ -408,7 +408,7 @@ fn every_documented_field_is_known() {
         "timeout_secs",
         "cache",
     ];
-    let cache = ["enabled", "capacity", "max_age_secs"];
+    let cache = ["enabled", "capacity", "max_age_secs", "max_bytes"];
 
     let mut document = serde_json::Map::new();
     for field in top {
@@ -744,7 +744,7 @@ fn broken_document() -> String {
         leeway_secs = "30"                                 # a string for a number
         require_at_jwt = "yes"                             # a string for a bool (not from env)
         algorithms = "RS257"                               # no such algorithm
-        token_cache = {{ capacity = 0 }}                   # zero capacity
+        token_cache = {{ capacity = 0, max_bytes = 0 }}    # zero capacity and bytes
         required_scope = ["mcp:tools"]                     # unknown: `required_scopes`
 
         [[issuers]]
@@ -776,13 +776,14 @@ fn broken_document() -> String {
     )
 }
 
-const BROKEN_FIELDS: [&str; 19] = [
+const BROKEN_FIELDS: [&str; 20] = [
     "resource",
     "scopes_supported",
     "leeway_secs",
     "require_at_jwt",
     "algorithms[0]",
     "token_cache.capacity",
+    "token_cache.max_bytes",
     "required_scope",
     "issuers[0].typ",
     "issuers[0].leeway_secs",
@@ -978,7 +979,7 @@ fn introspection_settings_are_checked() {
         introspection = {{ client_auth = "none", client_id = "mcp-rs" }}
         [[issuers]]
         issuer = "https://b.example.com"
-        introspection = {{ client_id = "mcp-rs", client_secret = "{SECRET}", endpoint = "http://b.example.com/introspect", timeout_secs = 0, cache = {{ max_age_secs = 0, size = 5 }} }}
+        introspection = {{ client_id = "mcp-rs", client_secret = "{SECRET}", endpoint = "http://b.example.com/introspect", timeout_secs = 0, cache = {{ max_age_secs = 0, max_bytes = 0, size = 5 }} }}
         [[issuers]]
         issuer = "https://c.example.com"
         introspection = {{ client_id = "", client_secret = "" }}
@@ -1005,6 +1006,7 @@ fn introspection_settings_are_checked() {
             "issuers[1].introspection.endpoint",
             "issuers[1].introspection.timeout_secs",
             "issuers[1].introspection.cache.max_age_secs",
+            "issuers[1].introspection.cache.max_bytes",
             "issuers[1].introspection.cache.size",
             "issuers[2].introspection.client_id",
             "issuers[2].introspection.client_secret",
@@ -1459,7 +1461,9 @@ fn environment_value_problems_name_their_variables() {
         ("MCP_AUTH_INTROSPECTION_CLIENT_SECRET", SECRET),
         ("MCP_AUTH_INTROSPECTION_CLIENT_AUTH", "private_key_jwt"),
         ("MCP_AUTH_INTROSPECTION_CACHE_MAX_AGE_SECS", "0"),
+        ("MCP_AUTH_INTROSPECTION_CACHE_MAX_BYTES", "0"),
         ("MCP_AUTH_TOKEN_CACHE_CAPACITY", "0"),
+        ("MCP_AUTH_TOKEN_CACHE_MAX_BYTES", "0"),
         ("MCP_AUTH_TOKEN_CACHE_ENABLED", "sometimes"),
         ("MCP_AUTH_MAX_TOKEN_BYTES", "-5"),
         ("MCP_AUTH_ALGORITHMS", "RS256,XS999"),
@@ -1473,7 +1477,9 @@ fn environment_value_problems_name_their_variables() {
             "MCP_AUTH_VERIFY_JWTS",
             "MCP_AUTH_INTROSPECTION_CLIENT_AUTH",
             "MCP_AUTH_INTROSPECTION_CACHE_MAX_AGE_SECS",
+            "MCP_AUTH_INTROSPECTION_CACHE_MAX_BYTES",
             "MCP_AUTH_TOKEN_CACHE_CAPACITY",
+            "MCP_AUTH_TOKEN_CACHE_MAX_BYTES",
             "MCP_AUTH_TOKEN_CACHE_ENABLED",
             "MCP_AUTH_MAX_TOKEN_BYTES",
             "MCP_AUTH_ALGORITHMS",
@@ -1514,6 +1520,7 @@ fn every_documented_variable_is_known() {
         "MCP_AUTH_TOKEN_CACHE_ENABLED",
         "MCP_AUTH_TOKEN_CACHE_CAPACITY",
         "MCP_AUTH_TOKEN_CACHE_MAX_AGE_SECS",
+        "MCP_AUTH_TOKEN_CACHE_MAX_BYTES",
         "MCP_AUTH_JWKS_URI",
         "MCP_AUTH_VERIFY_JWTS",
         "MCP_AUTH_INTROSPECTION_ENDPOINT",
@@ -1521,6 +1528,7 @@ fn every_documented_variable_is_known() {
         "MCP_AUTH_INTROSPECTION_CLIENT_SECRET",
         "MCP_AUTH_INTROSPECTION_CLIENT_AUTH",
         "MCP_AUTH_INTROSPECTION_CACHE_MAX_AGE_SECS",
+        "MCP_AUTH_INTROSPECTION_CACHE_MAX_BYTES",
     ];
     let mut vars: Vec<(&str, &str)> = variables.iter().map(|v| (*v, "%")).collect();
     // One issuer, so that the issuer variables apply.
@@ -1735,6 +1743,57 @@ fn token_cache_settings_reach_the_layer() {
     );
     assert_eq!(hits(|i| variables(i, "false")), 0, "environment, off");
     assert_eq!(hits(|i| variables(i, "true")), 1, "environment, on");
+}
+
+/// `token_cache.max_bytes` reaches the validator: with a bound of 1 MiB, 40 tokens of 12 KiB
+/// are not all kept (the default bound would keep them all), and what they count stays under
+/// it; from a file and from the environment.
+#[tokio::test]
+async fn token_cache_max_bytes_reaches_the_validator() {
+    const BOUND: u64 = 1024 * 1024;
+    let issuer = TestIssuer::start().await;
+    let groups: Vec<String> = (0..230)
+        .map(|i| format!("{i:08x}-7c1e-4b5a-9f3d-0123456789ab"))
+        .collect();
+    let tokens: Vec<String> = (0..40)
+        .map(|i| {
+            issuer
+                .token()
+                .audience(LOOPBACK_RESOURCE)
+                .subject(format!("user-{i}"))
+                .claim("groups", json!(groups))
+                .sign()
+        })
+        .collect();
+    let file = toml_config(&format!(
+        r#"
+        resource = "{LOOPBACK_RESOURCE}"
+        allow_http_loopback = true
+        token_cache = {{ max_bytes = {BOUND} }}
+        [[issuers]]
+        issuer = "{}"
+        "#,
+        issuer.issuer()
+    ));
+    let bound = BOUND.to_string();
+    let variables = env(&[
+        ("MCP_AUTH_RESOURCE", LOOPBACK_RESOURCE),
+        ("MCP_AUTH_ALLOW_HTTP_LOOPBACK", "1"),
+        ("MCP_AUTH_ISSUERS", issuer.issuer()),
+        ("MCP_AUTH_TOKEN_CACHE_MAX_BYTES", &bound),
+    ]);
+    for (name, config) in [("file", file), ("environment", variables)] {
+        let auth = build(&config);
+        auth.prefetch().await.unwrap();
+        let validator = auth.validator();
+        for token in &tokens {
+            assert!(token.len() >= 12 * 1024);
+            validator.validate(token, unix_now()).unwrap();
+            assert!(validator.cached_bytes().unwrap() <= BOUND, "{name}");
+        }
+        let cached = validator.cached_tokens().unwrap();
+        assert!((1..40).contains(&cached), "{name}: {cached} cached");
+    }
 }
 
 /// A scope map entry naming no scope would leave its tool without a scope of its own: a
