@@ -128,7 +128,9 @@ impl VerifiedToken {
         self.inner.client_id.as_deref()
     }
 
-    /// The `aud` claim, as a list (a string `aud` is a list of one).
+    /// The `aud` claim, as a list (a string `aud` is a list of one). Empty only for an
+    /// introspected token whose answer had no `aud`, accepted with
+    /// [`Introspection::allow_missing_audience`](crate::introspect::Introspection::allow_missing_audience).
     pub fn audience(&self) -> &[String] {
         &self.inner.audience
     }
