@@ -59,10 +59,12 @@
 //! `client_id_claims`, `leeway_secs`, `required_claims` (`{ claim, equals }`,
 //! `{ claim, contains }` or `{ claim, present = true }`), `introspection` (`endpoint`, `client_id`, `client_secret`,
 //! `client_auth`: `client_secret_basic` (default), `client_secret_post` or `none`,
-//! `timeout_secs`, `cache`: as `token_cache`). With one issuer, the variables
-//! `MCP_AUTH_JWKS_URI`, `MCP_AUTH_VERIFY_JWTS` and `MCP_AUTH_INTROSPECTION_ENDPOINT`,
-//! `_CLIENT_ID`, `_CLIENT_SECRET`, `_CLIENT_AUTH`, `_CACHE_MAX_AGE_SECS`, `_CACHE_MAX_BYTES`
-//! configure it.
+//! `timeout_secs`, `allow_missing_audience` (default `false`; read
+//! [what it weakens](crate::introspect::Introspection::allow_missing_audience) first), `cache`:
+//! as `token_cache`). With one issuer, the variables `MCP_AUTH_JWKS_URI`,
+//! `MCP_AUTH_VERIFY_JWTS` and `MCP_AUTH_INTROSPECTION_ENDPOINT`, `_CLIENT_ID`,
+//! `_CLIENT_SECRET`, `_CLIENT_AUTH`, `_ALLOW_MISSING_AUDIENCE`, `_CACHE_MAX_AGE_SECS`,
+//! `_CACHE_MAX_BYTES` configure it.
 //!
 //! [Policy checks](crate::profile::IssuerProfile::policy) are code, not data: take
 //! [`into_builder`](McpAuthConfig::into_builder) and add them there.
@@ -1177,6 +1179,9 @@ impl Reader<'_> {
                 self.problem(&section.field("timeout_secs"), "must be at least 1");
             }
             config = config.map(|c| c.timeout(Duration::from_secs(secs)));
+        }
+        if let Some(allow) = self.boolean(&mut section, "allow_missing_audience") {
+            config = config.map(|c| c.allow_missing_audience(allow));
         }
         let base = TokenCacheConfig::new().max_age(crate::introspect::DEFAULT_CACHE_MAX_AGE);
         if let Some(cache) = self.cache(&mut section, "cache", base) {

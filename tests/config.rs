@@ -406,6 +406,7 @@ fn every_documented_field_is_known() {
         "client_secret",
         "client_auth",
         "timeout_secs",
+        "allow_missing_audience",
         "cache",
     ];
     let cache = ["enabled", "capacity", "max_age_secs", "max_bytes"];
@@ -1527,6 +1528,7 @@ fn every_documented_variable_is_known() {
         "MCP_AUTH_INTROSPECTION_CLIENT_ID",
         "MCP_AUTH_INTROSPECTION_CLIENT_SECRET",
         "MCP_AUTH_INTROSPECTION_CLIENT_AUTH",
+        "MCP_AUTH_INTROSPECTION_ALLOW_MISSING_AUDIENCE",
         "MCP_AUTH_INTROSPECTION_CACHE_MAX_AGE_SECS",
         "MCP_AUTH_INTROSPECTION_CACHE_MAX_BYTES",
     ];
@@ -1743,6 +1745,82 @@ fn token_cache_settings_reach_the_layer() {
     );
     assert_eq!(hits(|i| variables(i, "false")), 0, "environment, off");
     assert_eq!(hits(|i| variables(i, "true")), 1, "environment, on");
+}
+
+/// `introspection.allow_missing_audience` reaches the issuer: an answer without `aud` is
+/// refused by default and accepted with the setting, from a file and from the environment;
+/// a value that is not a boolean is a problem.
+#[tokio::test]
+async fn allow_missing_audience_reaches_the_introspection() {
+    let opaque = "opaque-without-aud";
+    let introspection = start_introspection(
+        opaque,
+        json!({
+            "active": true,
+            "client_id": "opaque-client",
+            "scope": "mcp:tools",
+            "exp": unix_now() + 600,
+        }),
+    )
+    .await;
+    let issuer = "http://127.0.0.1:1";
+    let file = |setting: &str| {
+        toml_config(&format!(
+            r#"
+            resource = "{LOOPBACK_RESOURCE}"
+            allow_http_loopback = true
+            [[issuers]]
+            issuer = "{issuer}"
+            verify_jwts = false
+            introspection = {{ client_id = "mcp-rs", client_secret = "{SECRET}", endpoint = "{}" {setting} }}
+            "#,
+            introspection.url
+        ))
+    };
+    let variables = |allow: Option<&str>| {
+        let mut vars = vec![
+            ("MCP_AUTH_RESOURCE", LOOPBACK_RESOURCE),
+            ("MCP_AUTH_ALLOW_HTTP_LOOPBACK", "1"),
+            ("MCP_AUTH_ISSUERS", issuer),
+            ("MCP_AUTH_VERIFY_JWTS", "false"),
+            (
+                "MCP_AUTH_INTROSPECTION_ENDPOINT",
+                introspection.url.as_str(),
+            ),
+            ("MCP_AUTH_INTROSPECTION_CLIENT_ID", "mcp-rs"),
+            ("MCP_AUTH_INTROSPECTION_CLIENT_SECRET", SECRET),
+        ];
+        if let Some(allow) = allow {
+            vars.push(("MCP_AUTH_INTROSPECTION_ALLOW_MISSING_AUDIENCE", allow));
+        }
+        env(&vars)
+    };
+    let cases = [
+        ("file, default", file(""), 401),
+        ("file, false", file(", allow_missing_audience = false"), 401),
+        ("file, true", file(", allow_missing_audience = true"), 200),
+        ("environment, default", variables(None), 401),
+        ("environment, false", variables(Some("false")), 401),
+        ("environment, true", variables(Some("true")), 200),
+    ];
+    for (name, config, status) in cases {
+        let answer = call(&build(&config), Some(opaque), &tools_list()).await;
+        assert_eq!(answer.status, status, "{name}");
+        if status == 200 {
+            assert_eq!(answer.body["verified"]["client_id"], "opaque-client");
+        } else {
+            assert_eq!(answer.reason, Some("missing_claim"), "{name}");
+        }
+    }
+
+    assert_fields(
+        &problems(&file(r#", allow_missing_audience = "yes""#)),
+        &["issuers[0].introspection.allow_missing_audience"],
+    );
+    assert_fields(
+        &problems(&variables(Some("sometimes"))),
+        &["MCP_AUTH_INTROSPECTION_ALLOW_MISSING_AUDIENCE"],
+    );
 }
 
 /// `token_cache.max_bytes` reaches the validator: with a bound of 1 MiB, 40 tokens of 12 KiB
