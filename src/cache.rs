@@ -18,37 +18,66 @@
 //!   the old set are dropped at the next insertion. While the keys are unavailable (503), no
 //!   entry answers either.
 //!
-//! The cache holds at most about [`capacity`](TokenCacheConfig::capacity) entries (default
-//! [`DEFAULT_CAPACITY`]; it is split into shards, each bounded, so the total can differ from
-//! the figure by a few entries) and evicts with S3-FIFO, so a flood of distinct valid tokens
-//! cannot grow it. An entry holds the token text, its decoded payload and about 500 bytes of
-//! bookkeeping: measured (`tests/cache.rs`), about 1.2 KB for a typical 440-byte ES256 token,
-//! so about 12 MB for a full default cache. Reading [`VerifiedToken::claims`] parses the
-//! claims into a map the entry then keeps too: about 2 KB per entry for that token.
-//!
 //! A [`RemoteJwks`](crate::keys::RemoteJwks) refetch that brings back the same document keeps
 //! the same key set, so routine refreshes do not flush the cache.
 //!
+//! # Memory
+//!
+//! Two bounds hold together: at most about [`capacity`](TokenCacheConfig::capacity) entries
+//! (default [`DEFAULT_CAPACITY`]; the cache is split into shards, each bounded, so the total
+//! can differ from the figure by a few entries), and at most
+//! [`max_bytes`](TokenCacheConfig::max_bytes) bytes (default [`DEFAULT_MAX_BYTES`], 64 MiB).
+//! A new entry makes room by evicting older ones (S3-FIFO), so a flood of distinct valid
+//! tokens, small or large, cannot grow the cache past either bound.
+//!
+//! Each entry counts, once and for all when it is stored, an upper bound of the memory it
+//! holds: the token text, the verified token (its strings and decoded payload), room for the
+//! claims map that reading [`VerifiedToken::claims`] parses from the payload (the entry
+//! shares the token, so it keeps that map too; the room is counted from the payload's bytes,
+//! for any shape of claims), and its slot in the cache's table. An entry counts at least
+//! `max_bytes / capacity`: that is how one weight keeps both bounds. The slots the cache keeps
+//! for recently evicted tokens (their hashes only, at most half the entries) are set aside
+//! from the bound too. An entry heavier than a shard's share of the bound is not stored; a
+//! shard holds at least 32 entries of 4 KiB, or the whole bound when that is smaller.
+//!
+//! Measured (`tests/cache.rs`; sizes asked of the allocator, without its own overhead):
+//!
+//! | token | entry holds | with the claims read | counts |
+//! |---|---|---|---|
+//! | 437-byte ES256, 8 claims | 1.2 KB | 2.0 KB | 4.6 KB |
+//! | 667-byte ES256, 12 claims | 1.6 KB | 4.0 KB | 6.4 KB |
+//! | 12 KiB ES256, 230 groups | 22 KB | 39 KB | 50 KB |
+//!
+//! So a full default cache of typical tokens holds about 20 MB and stays within capacity,
+//! while 12 KiB tokens stop at about 1 300 entries and 64 MiB.
+//!
 //! ```
 //! use std::time::Duration;
-//! use mcp_server_auth::cache::TokenCacheConfig;
+//! use mcp_server_auth::cache::{DEFAULT_MAX_BYTES, TokenCacheConfig};
 //!
 //! let config = TokenCacheConfig::default();
 //! assert_eq!(config.capacity_entries(), 10_000);
 //! assert_eq!(config.max_age_duration(), Duration::from_secs(300));
+//! assert_eq!(config.max_bytes_total(), DEFAULT_MAX_BYTES);
+//! assert_eq!(DEFAULT_MAX_BYTES, 64 * 1024 * 1024);
 //!
-//! let config = config.capacity(50_000).max_age(Duration::from_secs(60));
+//! let config = config
+//!     .capacity(50_000)
+//!     .max_bytes(256 * 1024 * 1024)
+//!     .max_age(Duration::from_secs(60));
 //! assert!(config.is_enabled());
 //! assert!(!TokenCacheConfig::disabled().is_enabled());
+//! assert!(!TokenCacheConfig::new().max_bytes(0).is_enabled());
 //! ```
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::num::NonZero;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use quick_cache::Equivalent;
-use quick_cache::sync::Cache;
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, Equivalent, OptionsBuilder, Weighter};
 
 use crate::keys::KeySetId;
 use crate::token::VerifiedToken;
@@ -57,6 +86,14 @@ use crate::token::VerifiedToken;
 pub const DEFAULT_CAPACITY: usize = 10_000;
 /// Default longest time an entry answers, whatever the token's `exp`.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
+/// Default bound on the bytes the entries hold together: 64 MiB.
+///
+/// Large enough that a server of typical tokens never reaches it: their entries count 4.5 to
+/// 6.5 KB each ([module docs](self#memory)), so a full default cache of 10 000 fits, and the
+/// capacity keeps bounding such a server as before. Small enough that large tokens cannot
+/// hold much memory: 12 KiB tokens, whose entries count about 50 KB, stop at about 1 300
+/// entries instead of filling 10 000 entries with 250 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// How the verified-token cache behaves. See the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +101,7 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 pub struct TokenCacheConfig {
     capacity: usize,
     max_age: Duration,
+    max_bytes: usize,
 }
 
 impl Default for TokenCacheConfig {
@@ -71,13 +109,14 @@ impl Default for TokenCacheConfig {
         TokenCacheConfig {
             capacity: DEFAULT_CAPACITY,
             max_age: DEFAULT_MAX_AGE,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }
 
 impl TokenCacheConfig {
-    /// The default: [`DEFAULT_CAPACITY`] entries, each answering for at most
-    /// [`DEFAULT_MAX_AGE`].
+    /// The default: at most [`DEFAULT_CAPACITY`] entries holding at most
+    /// [`DEFAULT_MAX_BYTES`], each answering for at most [`DEFAULT_MAX_AGE`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -87,19 +126,32 @@ impl TokenCacheConfig {
         TokenCacheConfig {
             capacity: 0,
             max_age: Duration::ZERO,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 
-    /// The most tokens kept at once. `0` turns the cache off.
+    /// The most tokens kept at once. `0` turns the cache off. Defaults to
+    /// [`DEFAULT_CAPACITY`].
     pub fn capacity(mut self, entries: usize) -> Self {
         self.capacity = entries;
         self
     }
 
     /// The longest an entry answers after it was stored; the token's `exp` ends it sooner.
-    /// Whole seconds count; under one second turns the cache off.
+    /// Whole seconds count; under one second turns the cache off. Defaults to
+    /// [`DEFAULT_MAX_AGE`].
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
+        self
+    }
+
+    /// The most bytes the entries hold together, each counted as the
+    /// [module docs](self#memory) describe: an upper bound of what it holds. Older entries
+    /// make room for new ones. `0` turns the cache off, and a bound under a few KiB stores
+    /// nothing. Defaults to [`DEFAULT_MAX_BYTES`] (64 MiB), which a server of typical tokens
+    /// never reaches.
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
         self
     }
 
@@ -113,9 +165,14 @@ impl TokenCacheConfig {
         self.max_age
     }
 
+    /// The configured bound, in bytes.
+    pub fn max_bytes_total(&self) -> usize {
+        self.max_bytes
+    }
+
     /// Whether tokens are cached at all.
     pub fn is_enabled(&self) -> bool {
-        self.capacity > 0 && self.max_age.as_secs() > 0
+        self.capacity > 0 && self.max_age.as_secs() > 0 && self.max_bytes > 0
     }
 }
 
@@ -172,6 +229,40 @@ struct Entry {
     /// The first second the entry no longer answers: `exp`, or the store time plus the
     /// maximum age if sooner.
     valid_until: i64,
+    /// What the entry counts against the cache's weight capacity, fixed when it is stored.
+    weight: u64,
+}
+
+/// Reads each entry's stored weight: the weigher runs during evictions, so it must be cheap.
+#[derive(Clone)]
+struct StoredWeight;
+
+impl Weighter<TokenKey, Entry> for StoredWeight {
+    fn weight(&self, _: &TokenKey, entry: &Entry) -> u64 {
+        entry.weight
+    }
+}
+
+/// What the cache keeps per entry besides the token text and the verified token's own
+/// allocations: the key and value in the shard's slab with its list links and state (up to
+/// twice over, for the slab's spare room as it grows), and the entry's index in the shard's
+/// hash table (a 4-byte index and a control byte per bucket, at most 16/7 buckets per entry).
+/// A remembered evicted token (a "ghost", its hash only) takes a slot like this too.
+const SLOT_BYTES: usize = 2 * (size_of::<TokenKey>() + size_of::<Entry>() + 24) + 16;
+
+/// The size of an entry for estimating how many a byte bound holds.
+const ESTIMATED_ENTRY_BYTES: usize = 4096;
+
+/// The most shards: a power of two, so that a weight capacity that is a multiple of it splits
+/// evenly over any smaller power of two as well.
+const MAX_SHARDS: usize = 64;
+
+/// What `token` and its validation count against the byte bound: the token text (the key),
+/// the verified token's allocations with room for its parsed claims, and the slot.
+fn entry_bytes(token: &str, verified: &VerifiedToken) -> usize {
+    SLOT_BYTES
+        .saturating_add(token.len())
+        .saturating_add(verified.retained_bytes())
 }
 
 /// What a successful full validation tells the cache.
@@ -184,8 +275,11 @@ pub(crate) struct Verified {
 }
 
 pub(crate) struct TokenCache {
-    entries: Cache<TokenKey, Entry>,
+    entries: Cache<TokenKey, Entry, StoredWeight>,
     max_age: i64,
+    /// The least weight an entry counts: the weight capacity over the capacity in entries, so
+    /// that the weight capacity bounds the number of entries too.
+    least_weight: u64,
     /// Per issuer, the newest key set a stored entry was verified with; `0` before any.
     seen_key_set: Vec<AtomicU64>,
 }
@@ -195,7 +289,8 @@ impl fmt::Debug for TokenCache {
         // Never the keys: they are tokens.
         f.debug_struct("TokenCache")
             .field("len", &self.entries.len())
-            .field("capacity", &self.entries.capacity())
+            .field("weight", &self.entries.weight())
+            .field("weight_capacity", &self.entries.capacity())
             .field("max_age", &self.max_age)
             .finish_non_exhaustive()
     }
@@ -207,9 +302,46 @@ impl TokenCache {
         if !config.is_enabled() {
             return None;
         }
+        // How many entries the bytes hold if entries are typical: quick_cache remembers up to
+        // half as many evicted tokens, and uses fewer shards for fewer entries (at least 32
+        // per shard), so that a shard still holds a few large entries under a small bound.
+        let estimated = config
+            .capacity
+            .min(config.max_bytes / ESTIMATED_ENTRY_BYTES)
+            .max(1);
+        let shards = std::thread::available_parallelism()
+            .map_or(1, NonZero::get)
+            .saturating_mul(4)
+            .min(MAX_SHARDS)
+            .next_power_of_two();
+        // The slots of remembered evicted tokens: at most half the estimated entries, rounded
+        // up per shard, and one more per shard while one is being replaced. Set aside from the
+        // entries' share.
+        let ghosts = estimated / 2 + 2 * shards;
+        let entries_bytes = config
+            .max_bytes
+            .saturating_sub(ghosts.saturating_mul(SLOT_BYTES));
+        // Each shard holds an equal share, rounded down: together never more than the bound.
+        let weight_capacity = u64::try_from(entries_bytes - entries_bytes % MAX_SHARDS).ok()?;
+        if weight_capacity == 0 {
+            return None;
+        }
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(estimated)
+            .weight_capacity(weight_capacity)
+            .shards(shards)
+            .build()
+            .ok()?;
+        let capacity = u64::try_from(config.capacity).unwrap_or(u64::MAX);
         Some(TokenCache {
-            entries: Cache::new(config.capacity),
+            entries: Cache::with_options(
+                options,
+                StoredWeight,
+                DefaultHashBuilder::default(),
+                DefaultLifecycle::default(),
+            ),
             max_age: i64::try_from(config.max_age.as_secs()).unwrap_or(i64::MAX),
+            least_weight: weight_capacity.div_ceil(capacity).max(1),
             seen_key_set: (0..issuers).map(|_| AtomicU64::new(0)).collect(),
         })
     }
@@ -255,6 +387,8 @@ impl TokenCache {
                     .retain(|_, entry| entry.issuer != issuer || entry.key_set == current);
             }
         }
+        let bytes = u64::try_from(entry_bytes(token, &verified.token)).unwrap_or(u64::MAX);
+        // An entry heavier than a shard's share is not stored (quick_cache admits none).
         self.entries.insert(
             TokenKey(Box::from(token)),
             Entry {
@@ -263,6 +397,7 @@ impl TokenCache {
                 key_set: verified.key_set,
                 not_before: verified.not_before,
                 valid_until,
+                weight: bytes.max(self.least_weight),
             },
         );
     }
@@ -270,6 +405,12 @@ impl TokenCache {
     /// How many entries are stored.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// What the entries count against the byte bound: each its size, or the bound's share of
+    /// one entry of the capacity if that is more. Never more than the bound.
+    pub(crate) fn weight(&self) -> u64 {
+        self.entries.weight()
     }
 }
 
@@ -452,6 +593,77 @@ mod tests {
         assert!(TokenCache::new(short, 1).is_none());
         let one = TokenCacheConfig::new().max_age(Duration::from_millis(1500));
         assert!(TokenCache::new(one, 1).is_some());
+    }
+
+    #[test]
+    fn the_weight_capacity_never_exceeds_the_byte_bound() {
+        for max_bytes in [
+            1,
+            4096,
+            10_000,
+            100_000,
+            1 << 20,
+            DEFAULT_MAX_BYTES,
+            usize::MAX,
+        ] {
+            for capacity in [1, 16, DEFAULT_CAPACITY, usize::MAX] {
+                let config = TokenCacheConfig::new()
+                    .capacity(capacity)
+                    .max_bytes(max_bytes);
+                let Some(cache) = TokenCache::new(config, 1) else {
+                    assert!(max_bytes < 10_000, "{max_bytes} bytes turn the cache off");
+                    continue;
+                };
+                let weight_capacity = cache.entries.capacity();
+                assert!(
+                    weight_capacity <= max_bytes as u64,
+                    "{max_bytes} bytes, {capacity} entries: {weight_capacity}"
+                );
+                // A full cache of entries at the least weight holds about `capacity` entries.
+                let entries = weight_capacity / cache.least_weight;
+                assert!(
+                    entries <= capacity as u64,
+                    "{max_bytes}, {capacity}: {entries}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_entries_are_bounded_by_count_and_large_ones_by_bytes() {
+        let config = TokenCacheConfig::new().capacity(64).max_bytes(1 << 20);
+        let cache = TokenCache::new(config, 1).unwrap();
+        let set = KeySetId::default();
+        for i in 0..1000 {
+            cache.insert(&format!("small.{i}.x"), &verified(0, set, 0, 5000), 1000);
+        }
+        assert!((32..=64).contains(&cache.len()), "{}", cache.len());
+        let large = |i: usize| {
+            let mut claims = serde_json::Map::new();
+            claims.insert("blob".to_owned(), "x".repeat(40_000).into());
+            let mut token = verified(0, set, 0, 5000);
+            token.token = VerifiedToken::new(
+                "https://auth.example.com".to_owned(),
+                None,
+                None,
+                Vec::new(),
+                Vec::new(),
+                5000,
+                claims,
+            );
+            (format!("large.{i}.x"), token)
+        };
+        for i in 0..100 {
+            let (text, token) = large(i);
+            cache.insert(&text, &token, 1000);
+            assert!(cache.weight() <= 1 << 20);
+            assert!(
+                cache.get(&text, 1001, |_| Some(set)).is_some(),
+                "{i} stored"
+            );
+        }
+        // Each counts over 80 KB: a dozen at most fit in 1 MiB.
+        assert!(cache.len() <= 13, "{}", cache.len());
     }
 
     #[test]

@@ -54,16 +54,19 @@
 //! | `keep_authorization_header`, `error_on_missing_token`, `check_host` | bool | `MCP_AUTH_KEEP_AUTHORIZATION_HEADER`, … | |
 //! | `allowed_origin_hosts` | list | `MCP_AUTH_ALLOWED_ORIGIN_HOSTS` | [`add_allowed_origin_host`](McpAuthBuilder::add_allowed_origin_host) |
 //! | `resource_name`, `resource_documentation` | string | `MCP_AUTH_RESOURCE_NAME`, `MCP_AUTH_RESOURCE_DOCUMENTATION` | |
-//! | `token_cache` | `{ enabled, capacity, max_age_secs }` | `MCP_AUTH_TOKEN_CACHE_ENABLED`, `_CAPACITY`, `_MAX_AGE_SECS` | [`token_cache`](McpAuthBuilder::token_cache) |
+//! | `token_cache` | `{ enabled, capacity, max_age_secs, max_bytes }` | `MCP_AUTH_TOKEN_CACHE_ENABLED`, `_CAPACITY`, `_MAX_AGE_SECS`, `_MAX_BYTES` | [`token_cache`](McpAuthBuilder::token_cache) |
 //!
 //! An issuer table: `issuer` (required), `jwks_uri`, `verify_jwts` (default `true`: keys from
 //! discovery or `jwks_uri`), `audiences`, `typ` (`lenient`/`strict`), `scope_claims`, `scope_prefix`,
 //! `client_id_claims`, `leeway_secs`, `required_claims` (`{ claim, equals }`,
 //! `{ claim, contains }` or `{ claim, present = true }`), `introspection` (`endpoint`, `client_id`, `client_secret`,
 //! `client_auth`: `client_secret_basic` (default), `client_secret_post` or `none`,
-//! `timeout_secs`, `cache`: as `token_cache`). With one issuer, the variables
-//! `MCP_AUTH_JWKS_URI`, `MCP_AUTH_VERIFY_JWTS` and `MCP_AUTH_INTROSPECTION_ENDPOINT`,
-//! `_CLIENT_ID`, `_CLIENT_SECRET`, `_CLIENT_AUTH`, `_CACHE_MAX_AGE_SECS` configure it.
+//! `timeout_secs`, `allow_missing_audience` (default `false`; read
+//! [what it weakens](crate::introspect::Introspection::allow_missing_audience) first), `cache`:
+//! as `token_cache`). With one issuer, the variables `MCP_AUTH_JWKS_URI`,
+//! `MCP_AUTH_VERIFY_JWTS` and `MCP_AUTH_INTROSPECTION_ENDPOINT`, `_CLIENT_ID`,
+//! `_CLIENT_SECRET`, `_CLIENT_AUTH`, `_ALLOW_MISSING_AUDIENCE`, `_CACHE_MAX_AGE_SECS`,
+//! `_CACHE_MAX_BYTES` configure it.
 //!
 //! [Policy checks](crate::profile::IssuerProfile::policy) are code, not data: take
 //! [`into_builder`](McpAuthConfig::into_builder) and add them there.
@@ -275,7 +278,10 @@ impl McpAuthConfig {
                 | "resource_prefix_scopes"
                 | "method_scopes" => (key.clone(), &mut config.document, pairs(&value, ',')),
                 "scope_implies" => (key.clone(), &mut config.document, pairs(&value, ';')),
-                "token_cache_enabled" | "token_cache_capacity" | "token_cache_max_age_secs" => {
+                "token_cache_enabled"
+                | "token_cache_capacity"
+                | "token_cache_max_age_secs"
+                | "token_cache_max_bytes" => {
                     let field = key.trim_start_matches("token_cache_").to_owned();
                     config
                         .variables
@@ -291,19 +297,23 @@ impl McpAuthConfig {
                 }
                 _ => match key.strip_prefix("introspection_") {
                     Some(field) => {
-                        let (field, value) = match field {
-                            "cache_max_age_secs" => ("cache.max_age_secs", text),
-                            other => (other, text),
+                        let field = match field {
+                            "cache_max_age_secs" => "cache.max_age_secs",
+                            "cache_max_bytes" => "cache.max_bytes",
+                            other => other,
                         };
                         issuer_vars.push((format!("introspection.{field}"), name.clone()));
                         match field.strip_prefix("cache.") {
                             Some(inner) => {
-                                let mut cache = Map::new();
-                                cache.insert(inner.to_owned(), value);
-                                introspection.insert("cache".to_owned(), Value::Object(cache));
+                                if let Value::Object(cache) = introspection
+                                    .entry("cache")
+                                    .or_insert_with(|| Value::Object(Map::new()))
+                                {
+                                    cache.insert(inner.to_owned(), text);
+                                }
                             }
                             None => {
-                                introspection.insert(field.to_owned(), value);
+                                introspection.insert(field.to_owned(), text);
                             }
                         }
                         continue;
@@ -699,6 +709,12 @@ impl Reader<'_> {
                 self.problem(&cache.field("max_age_secs"), "must be at least 1");
             }
             config = config.max_age(Duration::from_secs(secs));
+        }
+        if let Some(bytes) = self.integer(&mut cache, "max_bytes") {
+            match usize::try_from(bytes) {
+                Ok(bytes) if bytes > 0 => config = config.max_bytes(bytes),
+                _ => self.problem(&cache.field("max_bytes"), "must be at least 1"),
+            }
         }
         self.finish(&cache);
         Some(if enabled == Some(false) {
@@ -1181,6 +1197,9 @@ impl Reader<'_> {
                 self.problem(&section.field("timeout_secs"), "must be at least 1");
             }
             config = config.map(|c| c.timeout(Duration::from_secs(secs)));
+        }
+        if let Some(allow) = self.boolean(&mut section, "allow_missing_audience") {
+            config = config.map(|c| c.allow_missing_audience(allow));
         }
         let base = TokenCacheConfig::new().max_age(crate::introspect::DEFAULT_CACHE_MAX_AGE);
         if let Some(cache) = self.cache(&mut section, "cache", base) {

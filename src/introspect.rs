@@ -29,12 +29,16 @@
 //!   from an access token: only configure introspection for servers that introspect access
 //!   tokens alone, or mark their kind. An answer without `exp` or `aud` is refused too (401:
 //!   a client may re-authorize and meet the same answer), since the same rules as for JWTs
-//!   apply.
+//!   apply. Some servers answer without `aud` (only `active`, `client_id`, `scope`, `exp`):
+//!   [`allow_missing_audience`](Introspection::allow_missing_audience) accepts that for one
+//!   issuer, at the cost its documentation states. An `aud` that does not name the resource
+//!   is refused whatever the setting.
 //! * **Failure.** A network error, a timeout, a status other than 200, or an answer that is
 //!   not a JSON object with a boolean `active` is 503 with `Retry-After` (never 401: the token
 //!   may be fine). The endpoint's discovery is retried at most every 10 seconds.
 //! * **Cache.** Active answers are cached with the token as the key (compared byte for byte),
-//!   bounded in size, each entry ending at the token's `exp` or after
+//!   bounded in entries and in bytes (an entry holds the token and the whole answer; see
+//!   [the cache's memory bounds](crate::cache#memory)), each entry ending at the token's `exp` or after
 //!   [`max_age`](crate::cache::TokenCacheConfig::max_age) (default
 //!   [`DEFAULT_CACHE_MAX_AGE`], 60 seconds), whichever comes first. **A token revoked at the
 //!   authorization server is still accepted until its entry ends**: `max_age` is the
@@ -125,6 +129,7 @@ pub struct Introspection {
     cache: TokenCacheConfig,
     timeout: Duration,
     fetcher: Option<Arc<dyn Fetch>>,
+    allow_missing_audience: bool,
 }
 
 impl fmt::Debug for Introspection {
@@ -139,6 +144,7 @@ impl fmt::Debug for Introspection {
             .field("client", &client)
             .field("cache", &self.cache)
             .field("timeout", &self.timeout)
+            .field("allow_missing_audience", &self.allow_missing_audience)
             .finish_non_exhaustive()
     }
 }
@@ -169,6 +175,7 @@ impl Introspection {
             cache: TokenCacheConfig::new().max_age(DEFAULT_CACHE_MAX_AGE),
             timeout: DEFAULT_FETCH_TIMEOUT,
             fetcher: None,
+            allow_missing_audience: false,
         }
     }
 
@@ -187,7 +194,8 @@ impl Introspection {
         self
     }
 
-    /// The cache of active answers. Defaults to 10 000 entries, each used for at most
+    /// The cache of active answers. Defaults to 10 000 entries holding at most 64 MiB
+    /// ([`DEFAULT_MAX_BYTES`](crate::cache::DEFAULT_MAX_BYTES)), each used for at most
     /// [`DEFAULT_CACHE_MAX_AGE`]: the time a revoked token may still be accepted.
     pub fn cache(mut self, config: TokenCacheConfig) -> Self {
         self.cache = config;
@@ -197,6 +205,31 @@ impl Introspection {
     /// The time one introspection (or discovery) request may take. Defaults to 5 seconds.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Accepts active answers without `aud`, for authorization servers whose introspection
+    /// answers leave it out (RFC 7662 makes it optional). Defaults to `false`: such an answer
+    /// is refused (401 `invalid_token`, [`MissingClaim`](TokenErrorKind::MissingClaim)), as a
+    /// JWT without `aud` is.
+    ///
+    /// An answer *with* an `aud` that names neither the resource nor an accepted alias is
+    /// still refused. Accepted tokens without `aud` have an empty
+    /// [`audience`](crate::VerifiedToken::audience).
+    ///
+    /// # Security
+    ///
+    /// This turns off the audience check for answers that do not name one, so it weakens the
+    /// protection against tokens meant for another resource: a token the same authorization
+    /// server issued for another API (another resource server, another MCP server) is
+    /// accepted here too, since only the authorization server knows a token's audience and
+    /// its answer does not say. A server that receives a token can then replay it to this one
+    /// (RFC 8707 and RFC 9068 audience restriction is what stops that). Only turn it on when
+    /// this authorization server issues tokens for this resource alone, or when its
+    /// introspection endpoint answers per resource (it reports tokens of other resources as
+    /// `active: false` to the client this server introspects as).
+    pub fn allow_missing_audience(mut self, allow: bool) -> Self {
+        self.allow_missing_audience = allow;
         self
     }
 
@@ -251,6 +284,7 @@ impl Introspection {
             fetcher,
             cache: TokenCache::new(self.cache, 1),
             answers: KeySetId::default(),
+            allow_missing_audience: self.allow_missing_audience,
             in_flight: Mutex::new(HashMap::new()),
         })
     }
@@ -325,6 +359,8 @@ pub(crate) struct Introspector {
     cache: Option<TokenCache>,
     /// Stands for "answered by introspection" where the cache expects a key set.
     answers: KeySetId,
+    /// [`Introspection::allow_missing_audience`].
+    allow_missing_audience: bool,
     in_flight: Mutex<HashMap<Box<str>, Flight>>,
 }
 
@@ -346,6 +382,11 @@ fn unavailable() -> TokenError {
 }
 
 impl Introspector {
+    /// Whether an active answer may leave out `aud`.
+    pub(crate) fn allows_missing_audience(&self) -> bool {
+        self.allow_missing_audience
+    }
+
     /// Whether answers are cached.
     pub(crate) fn caches(&self) -> bool {
         self.cache.is_some()

@@ -51,7 +51,8 @@ impl VerifiedToken {
                 audience,
                 scopes,
                 expires_at,
-                payload: Vec::new(),
+                // Kept as a validated token keeps it, so that its size is counted alike.
+                payload: serde_json::to_vec(&claims).unwrap_or_default(),
                 claims: OnceLock::from(claims),
             }),
         }
@@ -82,6 +83,28 @@ impl VerifiedToken {
         }
     }
 
+    /// An upper bound of the heap memory this token keeps allocated, in bytes (the sizes
+    /// asked of the allocator, without its own overhead): the shared allocation, its strings
+    /// and the payload, and the claims map [`claims`](Self::claims) parses from the payload,
+    /// parsed yet or not ([`parsed_claims_bound`]).
+    pub(crate) fn retained_bytes(&self) -> usize {
+        let inner = &*self.inner;
+        let strings = |list: &Vec<String>| {
+            list.capacity() * size_of::<String>() + list.iter().map(String::capacity).sum::<usize>()
+        };
+        let optional = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        // An `Arc`'s allocation: its two counts, then the value.
+        2 * size_of::<usize>()
+            + size_of::<Inner>()
+            + inner.issuer.capacity()
+            + optional(&inner.subject)
+            + optional(&inner.client_id)
+            + strings(&inner.audience)
+            + strings(&inner.scopes)
+            + inner.payload.capacity()
+            + parsed_claims_bound(&inner.payload)
+    }
+
     /// The token the auth layer put in these request extensions, if any. In an rmcp tool:
     /// `VerifiedToken::from_extensions(&parts.extensions)`.
     pub fn from_extensions(extensions: &http::Extensions) -> Option<&VerifiedToken> {
@@ -105,7 +128,9 @@ impl VerifiedToken {
         self.inner.client_id.as_deref()
     }
 
-    /// The `aud` claim, as a list (a string `aud` is a list of one).
+    /// The `aud` claim, as a list (a string `aud` is a list of one). Empty only for an
+    /// introspected token whose answer had no `aud`, accepted with
+    /// [`Introspection::allow_missing_audience`](crate::introspect::Introspection::allow_missing_audience).
     pub fn audience(&self) -> &[String] {
         &self.inner.audience
     }
@@ -165,6 +190,49 @@ impl VerifiedToken {
     }
 }
 
+/// An upper bound of what `serde_json` allocates to parse the JSON object `payload` into a
+/// `Map<String, Value>`, in bytes, from its length and a count of four bytes, wherever they
+/// are (those inside strings only raise the bound):
+///
+/// * a string (member name or value) takes at most its length in the payload: the payload's
+///   length covers them all;
+/// * an object takes one B-tree node of 632 bytes while it has at most 11 members, and at
+///   most 728 + 146 per member beyond (nodes of at most 728 bytes, each but the root holding
+///   at least 5 members). With `serde_json`'s `preserve_order` feature, which any crate in a
+///   build may turn on, it is an `IndexMap`: a few hundred bytes, then up to about 230 per
+///   member just after its vector and table have doubled. Each `{` counts
+///   [`OBJECT`](bound::OBJECT), each `:` [`MEMBER`](bound::MEMBER) and each `,`
+///   [`NEXT`](bound::NEXT): 728 + 240 per member, less 64, covers both;
+/// * an array's vector holds 32-byte values and doubles from 4 as it grows: at most 128
+///   bytes, or twice 32 per element. Each `[` counts [`ARRAY`](bound::ARRAY), each `,`
+///   [`NEXT`](bound::NEXT).
+///
+/// Numbers, booleans and `null` live inside their 32-byte value. One pass over the bytes, no
+/// allocation.
+pub(crate) fn parsed_claims_bound(payload: &[u8]) -> usize {
+    let weight = |byte: &u8| match byte {
+        b'{' => bound::OBJECT,
+        b'[' => bound::ARRAY,
+        b':' => bound::MEMBER,
+        b',' => bound::NEXT,
+        _ => 0,
+    };
+    payload.len() + payload.iter().map(weight).sum::<usize>()
+}
+
+/// What each byte that may open a value counts in [`parsed_claims_bound`].
+mod bound {
+    /// `{`: an object's first B-tree node (or its `IndexMap`).
+    pub(super) const OBJECT: usize = 728;
+    /// `[`: an array's first four values.
+    pub(super) const ARRAY: usize = 128;
+    /// `:`: a member's share of its object's nodes (or `IndexMap` entries and table).
+    pub(super) const MEMBER: usize = 176;
+    /// `,`: an array's next value, twice over for the vector's spare room, or a further share
+    /// of a member.
+    pub(super) const NEXT: usize = 64;
+}
+
 impl fmt::Debug for VerifiedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifiedToken")
@@ -175,5 +243,108 @@ impl fmt::Debug for VerifiedToken {
             .field("expires_at", &self.inner.expires_at)
             .field("claim_names", &self.claims().keys().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// What parsing `payload` into a map leaves allocated, measured.
+    fn parsed_bytes(payload: &[u8]) -> usize {
+        let mut kept = None;
+        let info = allocation_counter::measure(|| {
+            kept = Some(serde_json::from_slice::<Map<String, Value>>(payload).unwrap());
+        });
+        usize::try_from(info.bytes_current).unwrap()
+    }
+
+    #[test]
+    fn the_parsed_claims_bound_holds_for_every_shape() {
+        let now = 1_700_000_000_i64;
+        let strings = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>();
+        let members = |n: usize, value: Value| {
+            (0..n)
+                .map(|i| (format!("{i}"), value.clone()))
+                .collect::<Map<String, Value>>()
+        };
+        let cases: Vec<(&str, Value)> = vec![
+            (
+                "typical",
+                json!({"iss": "https://auth.example.com", "sub": "user-000001",
+                    "aud": "https://mcp.example.com/mcp", "exp": now, "iat": now, "nbf": now,
+                    "jti": "0123456789abcdef", "scope": "mcp:tools", "client_id": "mcp-client"}),
+            ),
+            (
+                "groups",
+                json!({"exp": now, "groups": strings(400, &|i| format!("group-{i:05}"))}),
+            ),
+            ("small numbers", json!({"exp": now, "n": vec![1; 4000]})),
+            ("empty strings", json!({"exp": now, "n": vec![""; 3000]})),
+            (
+                "one-member objects",
+                json!({"n": vec![json!({"a": 1}); 1000]}),
+            ),
+            ("one-element arrays", json!({"n": vec![json!([1]); 1000]})),
+            ("empty objects", json!({"n": vec![json!({}); 1000]})),
+            ("many members", Value::Object(members(1500, json!(1)))),
+            (
+                "many one-member objects",
+                Value::Object(members(1500, json!({"a": 1}))),
+            ),
+            ("5 members", Value::Object(members(5, json!(1)))),
+            ("12 members", Value::Object(members(12, json!(1)))),
+            ("29 members", Value::Object(members(29, json!(1)))),
+            ("57 members", Value::Object(members(57, json!(1)))),
+            ("229 members", Value::Object(members(229, json!(1)))),
+            (
+                "nested",
+                json!({"a": {"b": {"c": {"d": [[[{"e": [1]}]]]}}}}),
+            ),
+            ("one long string", json!({"blob": "x".repeat(9000)})),
+            ("escapes", json!({"e": "\\\"\u{1}".repeat(500)})),
+            ("empty", json!({})),
+        ];
+        for (name, value) in cases {
+            let payload = serde_json::to_vec(&value).unwrap();
+            let parsed = parsed_bytes(&payload);
+            let bound = parsed_claims_bound(&payload);
+            assert!(
+                parsed <= bound,
+                "{name}: {parsed} bytes parsed, bound {bound}"
+            );
+        }
+    }
+
+    #[test]
+    fn retained_bytes_cover_the_token_with_its_claims_read() {
+        let payload = serde_json::to_vec(&json!({
+            "iss": "https://auth.example.com", "sub": "alice", "aud": ["a", "b"],
+            "scope": "mcp:tools mcp:admin", "exp": 2000, "groups": ["x", "y", "z"],
+        }))
+        .unwrap();
+        let mut kept = None;
+        let info = allocation_counter::measure(|| {
+            let token = VerifiedToken::with_payload(
+                "https://auth.example.com".to_owned(),
+                Some("alice".to_owned()),
+                None,
+                vec!["a".to_owned(), "b".to_owned()],
+                vec!["mcp:tools".to_owned(), "mcp:admin".to_owned()],
+                2000,
+                payload.clone(),
+            );
+            assert_eq!(token.claims().len(), 6);
+            kept = Some(token);
+        });
+        let token = kept.unwrap();
+        let measured = usize::try_from(info.bytes_current).unwrap();
+        assert!(
+            measured <= token.retained_bytes(),
+            "{measured} > {}",
+            token.retained_bytes()
+        );
     }
 }

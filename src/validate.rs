@@ -346,6 +346,18 @@ struct Rules {
     policies: Vec<crate::profile::Policy>,
 }
 
+/// Whether the claims must hold `aud`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Always (every JWT, and introspection answers by default).
+    Required,
+    /// An introspection answer without `aud` is accepted
+    /// ([`Introspection::allow_missing_audience`](crate::introspect::Introspection::allow_missing_audience));
+    /// one with `aud` is still checked.
+    #[cfg(feature = "remote")]
+    MayBeMissing,
+}
+
 /// The token of a successful check of the claims, and the times a cache needs.
 struct Accepted {
     token: VerifiedToken,
@@ -361,6 +373,7 @@ impl Rules {
         mut claims: Map<String, Value>,
         payload: Vec<u8>,
         now: i64,
+        audience: Audience,
     ) -> Result<Accepted, TokenError> {
         let exp = numeric_date(&claims, "exp", Round::Down)?.ok_or(TokenErrorKind::MissingClaim)?;
         if now >= exp.saturating_add(self.leeway) {
@@ -382,10 +395,17 @@ impl Rules {
             return Err(TokenErrorKind::ClaimMismatch.into());
         }
 
-        let audience = take_audience(&mut claims)?;
-        if !audience.iter().any(|a| self.audiences.contains(a)) {
-            return Err(TokenErrorKind::WrongAudience.into());
-        }
+        let audience = match audience {
+            #[cfg(feature = "remote")]
+            Audience::MayBeMissing if !claims.contains_key("aud") => Vec::new(),
+            _ => {
+                let audience = take_audience(&mut claims)?;
+                if !audience.iter().any(|a| self.audiences.contains(a)) {
+                    return Err(TokenErrorKind::WrongAudience.into());
+                }
+                audience
+            }
+        };
 
         let subject = take_str(&mut claims, "sub")?;
         let mut client_id = None;
@@ -608,6 +628,15 @@ impl Validator {
         self.inner.cache.as_ref().map(TokenCache::len)
     }
 
+    /// What the cached tokens count against the cache's
+    /// [`max_bytes`](TokenCacheConfig::max_bytes) bound, in bytes: each entry an upper bound
+    /// of the memory it holds, or the bound's share of one entry of the capacity if that is
+    /// more ([`crate::cache`]). Never more than the bound. `None` when the cache is off;
+    /// introspected tokens are cached apart and not counted.
+    pub fn cached_bytes(&self) -> Option<u64> {
+        self.inner.cache.as_ref().map(TokenCache::weight)
+    }
+
     /// The full validation, without the cache.
     fn verify(&self, token: &str, now: i64) -> Result<Verified, TokenError> {
         let policy = &*self.inner;
@@ -688,7 +717,9 @@ impl Validator {
             });
         }
 
-        let accepted = issuer.rules.accept(iss, claims, payload, now)?;
+        let accepted = issuer
+            .rules
+            .accept(iss, claims, payload, now, Audience::Required)?;
         Ok(Verified {
             token: accepted.token,
             issuer: issuer_index,
@@ -792,7 +823,13 @@ impl Validator {
             Some(_) => return Err(TokenErrorKind::UntrustedIssuer.into()),
             None => issuer.id.clone(),
         };
-        issuer.rules.accept(iss, claims, response.to_vec(), now)
+        let audience = match &issuer.introspector {
+            Some(introspector) if introspector.allows_missing_audience() => Audience::MayBeMissing,
+            _ => Audience::Required,
+        };
+        issuer
+            .rules
+            .accept(iss, claims, response.to_vec(), now, audience)
     }
 }
 

@@ -4,8 +4,10 @@
 //! (leeway or not), `nbf` and `iat` still apply when the clock steps back, a token differing in
 //! one byte is never a hit, a key-set change (a rotated and retired key over a real loopback
 //! JWKS, or a custom source swapping sets) or unavailable keys stop entries from answering,
-//! the cache stays within its capacity, only successes are stored, the disabling settings
-//! disable it, and an entry costs a measured, bounded amount of memory.
+//! the cache stays within its capacity and its byte bound (large tokens evict older entries,
+//! and the memory held, measured, stays under the bound), only successes are stored, the
+//! disabling settings disable it, and an entry costs a measured, bounded amount of memory,
+//! never more than it counts against the byte bound.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -416,6 +418,87 @@ fn the_cache_stays_within_its_capacity() {
     }
 }
 
+// 7b. The byte bound holds too, with large tokens.
+
+/// The byte bound of the tests below: room for a few dozen 12 KiB tokens.
+const BYTE_BOUND: usize = 1024 * 1024;
+
+/// Whether `token` is answered from the cache, observed through the `metrics` counter, with a
+/// recorder local to this thread.
+#[cfg(feature = "metrics")]
+fn is_a_hit(validator: &Validator, token: &str, now: u64) -> bool {
+    use mcp_server_auth::observe::counters;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || validator.validate(token, now).unwrap());
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .iter()
+        .any(|(key, _, _, value)| {
+            let key = key.key();
+            key.name() == counters::CACHE_LOOKUPS
+                && key
+                    .labels()
+                    .any(|l| l.key() == "outcome" && l.value() == "hit")
+                && matches!(value, DebugValue::Counter(n) if *n > 0)
+        })
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn large_tokens_stay_within_the_byte_bound_and_the_newest_is_always_kept() {
+    let issuer = TestIssuer::new(ISSUER);
+    let validator = build(issuer.keys(), |b| {
+        b.token_cache(TokenCacheConfig::new().max_bytes(BYTE_BOUND))
+    });
+    let now = unix_now();
+    let mut most = 0;
+    for i in 0..150 {
+        let token = large_token(&issuer, i);
+        assert!(token.len() >= 12 * 1024, "{} bytes", token.len());
+        validator.validate(&token, now).unwrap();
+        let counted = validator.cached_bytes().unwrap();
+        assert!(
+            counted <= BYTE_BOUND as u64,
+            "{counted} bytes counted after token {i}"
+        );
+        // Older entries are evicted to make room: the newest token is held, never refused.
+        assert!(is_a_hit(&validator, &token, now), "token {i} not stored");
+        most = most.max(validator.cached_tokens().unwrap());
+    }
+    // The bytes, not the capacity (10 000 entries), bounded the cache; and it was used.
+    assert!((10..100).contains(&most), "at most {most} entries");
+}
+
+#[test]
+fn large_tokens_hold_no_more_memory_than_the_byte_bound() {
+    let issuer = TestIssuer::new(ISSUER);
+    let keys = issuer.keys();
+    let tokens: Vec<String> = (0..150).map(|i| large_token(&issuer, i)).collect();
+    let now = unix_now();
+    // Warm up lazily initialised state (logging callsites, crypto CPU detection).
+    let _ = retained(TokenCacheConfig::disabled(), &keys, &tokens[..1], now, true);
+    let off = retained(TokenCacheConfig::disabled(), &keys, &tokens, now, true);
+    let bounded = TokenCacheConfig::new().max_bytes(BYTE_BOUND);
+    let on = retained(bounded, &keys, &tokens, now, true);
+    // Measured: what the cache keeps allocated, every token's claims read by a handler.
+    let held = on.bytes - off.bytes;
+    assert!(
+        held <= i64::try_from(BYTE_BOUND).unwrap(),
+        "{held} bytes held for {} entries",
+        on.cached
+    );
+    assert!(on.counted <= BYTE_BOUND as u64);
+    assert!(
+        (10..tokens.len()).contains(&on.cached),
+        "{} entries",
+        on.cached
+    );
+}
+
 // 8. Only successes are stored.
 
 #[test]
@@ -490,6 +573,7 @@ fn disabling_settings_turn_the_cache_off() {
         TokenCacheConfig::new().capacity(0),
         TokenCacheConfig::new().max_age(Duration::from_millis(500)),
         TokenCacheConfig::new().max_age(Duration::ZERO),
+        TokenCacheConfig::new().max_bytes(0),
     ];
     for config in off {
         assert!(!config.is_enabled(), "{config:?}");
@@ -534,6 +618,8 @@ struct Retained {
     allocations: i64,
     /// Tokens the cache then holds.
     cached: usize,
+    /// What they count against the cache's byte bound.
+    counted: u64,
 }
 
 /// With `read_claims`, each verified token's [`claims`](mcp_server_auth::VerifiedToken::claims)
@@ -561,15 +647,17 @@ fn retained(
         bytes: info.bytes_current,
         allocations: info.count_current,
         cached: kept.as_ref().unwrap().cached_tokens().unwrap_or(0),
+        counted: kept.as_ref().unwrap().cached_bytes().unwrap_or(0),
     }
 }
 
-/// What one cache entry costs, for `MEASURED_TOKENS` distinct tokens, in a cache sized for
-/// them (its table included: a full cache's cost per entry).
+/// What one cache entry costs, for distinct tokens, in a cache large enough for them (its
+/// table included: a full cache's cost per entry), and what it counts against the byte bound.
 #[derive(Debug)]
 struct EntryCost {
     bytes: i64,
     allocations: i64,
+    counted: i64,
 }
 
 fn entry_cost(keys: &StaticKeys, tokens: &[String], read_claims: bool) -> EntryCost {
@@ -578,15 +666,37 @@ fn entry_cost(keys: &StaticKeys, tokens: &[String], read_claims: bool) -> EntryC
     let _ = retained(TokenCacheConfig::disabled(), keys, &tokens[..1], now, true);
     let off = retained(TokenCacheConfig::disabled(), keys, tokens, now, read_claims);
     assert_eq!(off.cached, 0);
-    // Capacity is approximate (per shard), so divide by what the cache holds.
-    let sized = TokenCacheConfig::new().capacity(tokens.len());
-    let on = retained(sized, keys, tokens, now, read_claims);
-    assert!(on.cached >= tokens.len() * 9 / 10, "holds {}", on.cached);
+    // Bounds far away, so that every token is held and each entry counts its own size (not
+    // the bound's share of one entry, which would be more).
+    let large = TokenCacheConfig::new()
+        .capacity(usize::MAX)
+        .max_bytes(1 << 30);
+    let on = retained(large, keys, tokens, now, read_claims);
+    assert_eq!(on.cached, tokens.len());
     let held = i64::try_from(on.cached).unwrap();
     EntryCost {
         bytes: (on.bytes - off.bytes) / held,
         allocations: (on.allocations - off.allocations) / held,
+        counted: i64::try_from(on.counted).unwrap() / held,
     }
+}
+
+/// `count` group ids, as Entra ID or Keycloak put in large tokens.
+fn groups(count: usize) -> Value {
+    (0..count)
+        .map(|i| Value::from(format!("{i:08x}-7c1e-4b5a-9f3d-0123456789ab")))
+        .collect()
+}
+
+/// A token of about 12 KiB: `groups(230)`, distinct by `sub`.
+fn large_token(issuer: &TestIssuer, i: usize) -> String {
+    issuer
+        .token()
+        .audience(RESOURCE)
+        .scope("mcp:tools")
+        .subject(format!("user-{i:06}"))
+        .claim("groups", groups(230))
+        .sign()
 }
 
 #[test]
@@ -601,15 +711,35 @@ fn memory_per_entry_is_measured_and_bounded() {
             serde_json::json!(["engineering", "mcp-users", "on-call", "readers"]),
         ),
     ];
-    type Case<'a> = (&'a str, Algorithm, &'a [(&'a str, Value)], [i64; 2]);
-    let cases: [Case<'_>; 3] = [
-        ("typical", Algorithm::ES256, &[], ES256_ENTRY_BOUNDS),
-        ("typical", Algorithm::RS256, &[], RS256_ENTRY_BOUNDS),
-        ("more claims", Algorithm::ES256, &rich, RICH_ENTRY_BOUNDS),
+    let large = [("groups", groups(230))];
+    type Case<'a> = (&'a str, Algorithm, &'a [(&'a str, Value)], usize, [i64; 2]);
+    let cases: [Case<'_>; 4] = [
+        (
+            "typical",
+            Algorithm::ES256,
+            &[],
+            MEASURED_TOKENS,
+            ES256_ENTRY_BOUNDS,
+        ),
+        (
+            "typical",
+            Algorithm::RS256,
+            &[],
+            MEASURED_TOKENS,
+            RS256_ENTRY_BOUNDS,
+        ),
+        (
+            "more claims",
+            Algorithm::ES256,
+            &rich,
+            MEASURED_TOKENS,
+            RICH_ENTRY_BOUNDS,
+        ),
+        ("12 KiB", Algorithm::ES256, &large, 200, LARGE_ENTRY_BOUNDS),
     ];
-    for (name, alg, extra, [bound, bound_read]) in cases {
+    for (name, alg, extra, count, [bound, bound_read]) in cases {
         let issuer = TestIssuer::with_algorithm(ISSUER, alg);
-        let tokens: Vec<String> = (0..MEASURED_TOKENS)
+        let tokens: Vec<String> = (0..count)
             .map(|i| {
                 let builder = issuer
                     .token()
@@ -638,7 +768,8 @@ fn memory_per_entry_is_measured_and_bounded() {
         println!(
             "{name} {alg}: token length {len} bytes ({claims} claims, {}-byte payload); per \
              entry: {} bytes in {} allocations ({} x the token length); with the claims read: \
-             {} bytes in {} allocations ({} x)",
+             {} bytes in {} allocations ({} x); counted against the byte bound: {} bytes \
+             ({} x)",
             payload.len(),
             plain.bytes,
             plain.allocations,
@@ -646,8 +777,18 @@ fn memory_per_entry_is_measured_and_bounded() {
             read.bytes,
             read.allocations,
             times(read.bytes),
+            read.counted,
+            times(read.counted),
         );
         assert!(plain.bytes > len, "an entry holds at least the token text");
+        // The byte bound is honest: an entry counts at least what it holds, claims read.
+        assert_eq!(plain.counted, read.counted, "counted once, when stored");
+        assert!(
+            read.bytes <= read.counted,
+            "{name} {alg}: holds {} bytes, counts {}",
+            read.bytes,
+            read.counted
+        );
         assert!(plain.bytes < bound, "{name} {alg}: {plain:?}");
         assert!(
             read.bytes < bound_read,
@@ -657,8 +798,10 @@ fn memory_per_entry_is_measured_and_bounded() {
 }
 
 /// About 1.5 × the figures measured (allocation sizes requested, without allocator overhead),
-/// claims unread and read: 1163 and 1955 bytes (ES256), 1418 and 2189 (RS256), 1573 and 3971
-/// (ES256, 12 claims).
+/// claims unread and read: 1189 and 1951 bytes (ES256), 1436 and 2197 (RS256), 1581 and 3969
+/// (ES256, 12 claims), 22 152 and 39 376 (ES256, 12 KiB with 230 groups). Each counts more
+/// against the byte bound: 4565, 4821, 6419 and 49 523 bytes.
 const ES256_ENTRY_BOUNDS: [i64; 2] = [1750, 2950];
 const RS256_ENTRY_BOUNDS: [i64; 2] = [2150, 3300];
 const RICH_ENTRY_BOUNDS: [i64; 2] = [2400, 6000];
+const LARGE_ENTRY_BOUNDS: [i64; 2] = [33_000, 59_000];

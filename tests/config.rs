@@ -409,9 +409,10 @@ fn every_documented_field_is_known() {
         "client_secret",
         "client_auth",
         "timeout_secs",
+        "allow_missing_audience",
         "cache",
     ];
-    let cache = ["enabled", "capacity", "max_age_secs"];
+    let cache = ["enabled", "capacity", "max_age_secs", "max_bytes"];
 
     let mut document = serde_json::Map::new();
     for field in top {
@@ -747,7 +748,7 @@ fn broken_document() -> String {
         leeway_secs = "30"                                 # a string for a number
         require_at_jwt = "yes"                             # a string for a bool (not from env)
         algorithms = "RS257"                               # no such algorithm
-        token_cache = {{ capacity = 0 }}                   # zero capacity
+        token_cache = {{ capacity = 0, max_bytes = 0 }}    # zero capacity and bytes
         required_scope = ["mcp:tools"]                     # unknown: `required_scopes`
 
         [[issuers]]
@@ -779,13 +780,14 @@ fn broken_document() -> String {
     )
 }
 
-const BROKEN_FIELDS: [&str; 19] = [
+const BROKEN_FIELDS: [&str; 20] = [
     "resource",
     "scopes_supported",
     "leeway_secs",
     "require_at_jwt",
     "algorithms[0]",
     "token_cache.capacity",
+    "token_cache.max_bytes",
     "required_scope",
     "issuers[0].typ",
     "issuers[0].leeway_secs",
@@ -981,7 +983,7 @@ fn introspection_settings_are_checked() {
         introspection = {{ client_auth = "none", client_id = "mcp-rs" }}
         [[issuers]]
         issuer = "https://b.example.com"
-        introspection = {{ client_id = "mcp-rs", client_secret = "{SECRET}", endpoint = "http://b.example.com/introspect", timeout_secs = 0, cache = {{ max_age_secs = 0, size = 5 }} }}
+        introspection = {{ client_id = "mcp-rs", client_secret = "{SECRET}", endpoint = "http://b.example.com/introspect", timeout_secs = 0, cache = {{ max_age_secs = 0, max_bytes = 0, size = 5 }} }}
         [[issuers]]
         issuer = "https://c.example.com"
         introspection = {{ client_id = "", client_secret = "" }}
@@ -1008,6 +1010,7 @@ fn introspection_settings_are_checked() {
             "issuers[1].introspection.endpoint",
             "issuers[1].introspection.timeout_secs",
             "issuers[1].introspection.cache.max_age_secs",
+            "issuers[1].introspection.cache.max_bytes",
             "issuers[1].introspection.cache.size",
             "issuers[2].introspection.client_id",
             "issuers[2].introspection.client_secret",
@@ -1462,7 +1465,9 @@ fn environment_value_problems_name_their_variables() {
         ("MCP_AUTH_INTROSPECTION_CLIENT_SECRET", SECRET),
         ("MCP_AUTH_INTROSPECTION_CLIENT_AUTH", "private_key_jwt"),
         ("MCP_AUTH_INTROSPECTION_CACHE_MAX_AGE_SECS", "0"),
+        ("MCP_AUTH_INTROSPECTION_CACHE_MAX_BYTES", "0"),
         ("MCP_AUTH_TOKEN_CACHE_CAPACITY", "0"),
+        ("MCP_AUTH_TOKEN_CACHE_MAX_BYTES", "0"),
         ("MCP_AUTH_TOKEN_CACHE_ENABLED", "sometimes"),
         ("MCP_AUTH_MAX_TOKEN_BYTES", "-5"),
         ("MCP_AUTH_ALGORITHMS", "RS256,XS999"),
@@ -1476,7 +1481,9 @@ fn environment_value_problems_name_their_variables() {
             "MCP_AUTH_VERIFY_JWTS",
             "MCP_AUTH_INTROSPECTION_CLIENT_AUTH",
             "MCP_AUTH_INTROSPECTION_CACHE_MAX_AGE_SECS",
+            "MCP_AUTH_INTROSPECTION_CACHE_MAX_BYTES",
             "MCP_AUTH_TOKEN_CACHE_CAPACITY",
+            "MCP_AUTH_TOKEN_CACHE_MAX_BYTES",
             "MCP_AUTH_TOKEN_CACHE_ENABLED",
             "MCP_AUTH_MAX_TOKEN_BYTES",
             "MCP_AUTH_ALGORITHMS",
@@ -1517,13 +1524,16 @@ fn every_documented_variable_is_known() {
         "MCP_AUTH_TOKEN_CACHE_ENABLED",
         "MCP_AUTH_TOKEN_CACHE_CAPACITY",
         "MCP_AUTH_TOKEN_CACHE_MAX_AGE_SECS",
+        "MCP_AUTH_TOKEN_CACHE_MAX_BYTES",
         "MCP_AUTH_JWKS_URI",
         "MCP_AUTH_VERIFY_JWTS",
         "MCP_AUTH_INTROSPECTION_ENDPOINT",
         "MCP_AUTH_INTROSPECTION_CLIENT_ID",
         "MCP_AUTH_INTROSPECTION_CLIENT_SECRET",
         "MCP_AUTH_INTROSPECTION_CLIENT_AUTH",
+        "MCP_AUTH_INTROSPECTION_ALLOW_MISSING_AUDIENCE",
         "MCP_AUTH_INTROSPECTION_CACHE_MAX_AGE_SECS",
+        "MCP_AUTH_INTROSPECTION_CACHE_MAX_BYTES",
     ];
     let mut vars: Vec<(&str, &str)> = variables.iter().map(|v| (*v, "%")).collect();
     // One issuer, so that the issuer variables apply.
@@ -1738,6 +1748,133 @@ fn token_cache_settings_reach_the_layer() {
     );
     assert_eq!(hits(|i| variables(i, "false")), 0, "environment, off");
     assert_eq!(hits(|i| variables(i, "true")), 1, "environment, on");
+}
+
+/// `introspection.allow_missing_audience` reaches the issuer: an answer without `aud` is
+/// refused by default and accepted with the setting, from a file and from the environment;
+/// a value that is not a boolean is a problem.
+#[tokio::test]
+async fn allow_missing_audience_reaches_the_introspection() {
+    let opaque = "opaque-without-aud";
+    let introspection = start_introspection(
+        opaque,
+        json!({
+            "active": true,
+            "client_id": "opaque-client",
+            "scope": "mcp:tools",
+            "exp": unix_now() + 600,
+        }),
+    )
+    .await;
+    let issuer = "http://127.0.0.1:1";
+    let file = |setting: &str| {
+        toml_config(&format!(
+            r#"
+            resource = "{LOOPBACK_RESOURCE}"
+            allow_http_loopback = true
+            [[issuers]]
+            issuer = "{issuer}"
+            verify_jwts = false
+            introspection = {{ client_id = "mcp-rs", client_secret = "{SECRET}", endpoint = "{}" {setting} }}
+            "#,
+            introspection.url
+        ))
+    };
+    let variables = |allow: Option<&str>| {
+        let mut vars = vec![
+            ("MCP_AUTH_RESOURCE", LOOPBACK_RESOURCE),
+            ("MCP_AUTH_ALLOW_HTTP_LOOPBACK", "1"),
+            ("MCP_AUTH_ISSUERS", issuer),
+            ("MCP_AUTH_VERIFY_JWTS", "false"),
+            (
+                "MCP_AUTH_INTROSPECTION_ENDPOINT",
+                introspection.url.as_str(),
+            ),
+            ("MCP_AUTH_INTROSPECTION_CLIENT_ID", "mcp-rs"),
+            ("MCP_AUTH_INTROSPECTION_CLIENT_SECRET", SECRET),
+        ];
+        if let Some(allow) = allow {
+            vars.push(("MCP_AUTH_INTROSPECTION_ALLOW_MISSING_AUDIENCE", allow));
+        }
+        env(&vars)
+    };
+    let cases = [
+        ("file, default", file(""), 401),
+        ("file, false", file(", allow_missing_audience = false"), 401),
+        ("file, true", file(", allow_missing_audience = true"), 200),
+        ("environment, default", variables(None), 401),
+        ("environment, false", variables(Some("false")), 401),
+        ("environment, true", variables(Some("true")), 200),
+    ];
+    for (name, config, status) in cases {
+        let answer = call(&build(&config), Some(opaque), &tools_list()).await;
+        assert_eq!(answer.status, status, "{name}");
+        if status == 200 {
+            assert_eq!(answer.body["verified"]["client_id"], "opaque-client");
+        } else {
+            assert_eq!(answer.reason, Some("missing_claim"), "{name}");
+        }
+    }
+
+    assert_fields(
+        &problems(&file(r#", allow_missing_audience = "yes""#)),
+        &["issuers[0].introspection.allow_missing_audience"],
+    );
+    assert_fields(
+        &problems(&variables(Some("sometimes"))),
+        &["MCP_AUTH_INTROSPECTION_ALLOW_MISSING_AUDIENCE"],
+    );
+}
+
+/// `token_cache.max_bytes` reaches the validator: with a bound of 1 MiB, 40 tokens of 12 KiB
+/// are not all kept (the default bound would keep them all), and what they count stays under
+/// it; from a file and from the environment.
+#[tokio::test]
+async fn token_cache_max_bytes_reaches_the_validator() {
+    const BOUND: u64 = 1024 * 1024;
+    let issuer = TestIssuer::start().await;
+    let groups: Vec<String> = (0..230)
+        .map(|i| format!("{i:08x}-7c1e-4b5a-9f3d-0123456789ab"))
+        .collect();
+    let tokens: Vec<String> = (0..40)
+        .map(|i| {
+            issuer
+                .token()
+                .audience(LOOPBACK_RESOURCE)
+                .subject(format!("user-{i}"))
+                .claim("groups", json!(groups))
+                .sign()
+        })
+        .collect();
+    let file = toml_config(&format!(
+        r#"
+        resource = "{LOOPBACK_RESOURCE}"
+        allow_http_loopback = true
+        token_cache = {{ max_bytes = {BOUND} }}
+        [[issuers]]
+        issuer = "{}"
+        "#,
+        issuer.issuer()
+    ));
+    let bound = BOUND.to_string();
+    let variables = env(&[
+        ("MCP_AUTH_RESOURCE", LOOPBACK_RESOURCE),
+        ("MCP_AUTH_ALLOW_HTTP_LOOPBACK", "1"),
+        ("MCP_AUTH_ISSUERS", issuer.issuer()),
+        ("MCP_AUTH_TOKEN_CACHE_MAX_BYTES", &bound),
+    ]);
+    for (name, config) in [("file", file), ("environment", variables)] {
+        let auth = build(&config);
+        auth.prefetch().await.unwrap();
+        let validator = auth.validator();
+        for token in &tokens {
+            assert!(token.len() >= 12 * 1024);
+            validator.validate(token, unix_now()).unwrap();
+            assert!(validator.cached_bytes().unwrap() <= BOUND, "{name}");
+        }
+        let cached = validator.cached_tokens().unwrap();
+        assert!((1..40).contains(&cached), "{name}: {cached} cached");
+    }
 }
 
 /// A scope map entry naming no scope would leave its tool without a scope of its own: a

@@ -667,9 +667,14 @@ async fn registration_validates_client_metadata() {
             "invalid_redirect_uri",
         ),
         (
-            "confidential client",
-            json!({"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "client_secret_basic"}),
+            "token_endpoint_auth_method not a string",
+            json!({"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": ["none"]}),
             "invalid_client_metadata",
+        ),
+        (
+            "a confidential client without redirect_uris",
+            json!({"token_endpoint_auth_method": "client_secret_post"}),
+            "invalid_redirect_uri",
         ),
         (
             "implicit grant",
@@ -702,6 +707,44 @@ async fn registration_validates_client_metadata() {
 
     let huge = json!({"redirect_uris": [REDIRECT_URI], "client_name": "x".repeat(20_000)});
     assert_eq!(register(&server, huge).await.status(), 413);
+}
+
+/// RFC 7591 §3.2.1: the server may replace requested metadata. A client asking for client
+/// authentication is registered as the public client this server supports, the answer says
+/// so, and the client then gets tokens as a public client (PKCE, no secret).
+#[tokio::test]
+async fn a_client_asking_for_a_secret_is_registered_as_a_public_client_and_told_so() {
+    let server = start(true).await;
+    for method in [
+        "client_secret_post",
+        "client_secret_basic",
+        "private_key_jwt",
+        "none",
+    ] {
+        let response = register(
+            &server,
+            json!({
+                "redirect_uris": [REDIRECT_URI],
+                "client_name": "Confidential Hopeful",
+                "token_endpoint_auth_method": method,
+                "grant_types": ["authorization_code", "refresh_token"],
+            }),
+        )
+        .await;
+        assert_eq!(response.status(), 201, "{method}");
+        let client: Value = response.json().await.unwrap();
+        assert_eq!(client["token_endpoint_auth_method"], "none", "{method}");
+        assert!(client.get("client_secret").is_none(), "{method}");
+        assert_eq!(client["redirect_uris"], json!([REDIRECT_URI]));
+
+        let client_id = client["client_id"].as_str().unwrap();
+        let code = code_for(&server, client_id).await;
+        let response = exchange(&server, client_id, &code, VERIFIER).await;
+        assert_eq!(response.status(), 200, "{method}");
+        let tokens: Value = response.json().await.unwrap();
+        assert!(tokens["access_token"].as_str().is_some(), "{method}");
+        assert!(tokens["refresh_token"].as_str().is_some(), "{method}");
+    }
 }
 
 #[tokio::test]
@@ -747,6 +790,12 @@ async fn serve_client_document(claimed: Option<&str>) -> (String, Arc<AtomicUsiz
         "redirect_uris": [REDIRECT_URI],
         "client_uri": format!("https://app.example/{}", "x".repeat(64 * 1024)),
     });
+    let confidential_url = format!("http://{addr}/confidential.json");
+    let confidential = json!({
+        "client_id": confidential_url,
+        "redirect_uris": [REDIRECT_URI],
+        "token_endpoint_auth_method": "private_key_jwt",
+    });
     let code_only_url = format!("http://{addr}/code-only.json");
     let code_only = json!({
         "client_id": code_only_url,
@@ -767,6 +816,13 @@ async fn serve_client_document(claimed: Option<&str>) -> (String, Arc<AtomicUsiz
             axum::routing::get(move || {
                 let code_only = code_only.clone();
                 async move { axum::Json(code_only) }
+            }),
+        )
+        .route(
+            "/confidential.json",
+            axum::routing::get(move || {
+                let confidential = confidential.clone();
+                async move { axum::Json(confidential) }
             }),
         )
         .route(
@@ -911,7 +967,7 @@ async fn a_stopped_server_stops_answering() {
 }
 
 #[tokio::test]
-async fn a_client_metadata_document_behind_a_redirect_or_too_large_is_refused() {
+async fn a_client_metadata_document_behind_a_redirect_too_large_or_confidential_is_refused() {
     let (url, fetches) = serve_client_document(None).await;
     let server = DevAuthServer::builder()
         .resource(RESOURCE)
@@ -926,6 +982,8 @@ async fn a_client_metadata_document_behind_a_redirect_or_too_large_is_refused() 
         url.replace("/client.json", "/big.json"),
         url.replace("/client.json", "/missing.json"),
         url.replace("/client.json", "/a/../client.json"),
+        // A document cannot be told its client was made public: refused.
+        url.replace("/client.json", "/confidential.json"),
     ] {
         let response = authorize(&server, &authorization_params(&client_id)).await;
         assert_eq!(response.status(), 400, "{client_id}");

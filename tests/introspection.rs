@@ -693,6 +693,92 @@ async fn active_answers_pass_the_jwt_claim_rules() {
     }
 }
 
+/// Some servers answer with `active`, `client_id`, `scope` and `exp` only. Refused by default
+/// (as a JWT without `aud` is); accepted for the issuer that opts out, whose answers with an
+/// `aud` are still checked. JWTs, even of that issuer, still need `aud`.
+#[tokio::test]
+async fn an_answer_without_aud_is_accepted_only_where_the_issuer_opts_out() {
+    let server = IntrospectionServer::start().await;
+    // The same issuer with signing keys: its JWTs are verified locally.
+    let issuer = TestIssuer::new(server.issuer());
+    let strict = introspecting_app(&server).await;
+    let lenient = app(|b| {
+        b.issuer(issuer.issuer(), issuer.keys()).introspection(
+            server.issuer(),
+            settings(&server).allow_missing_audience(true),
+        )
+    })
+    .await;
+    let without_aud = json!({
+        "active": true,
+        "client_id": "client-1",
+        "scope": "mcp:tools",
+        "exp": now_plus(3600),
+    });
+    server.register("opaque-no-aud", without_aud.clone());
+
+    assert_invalid_token(
+        strict.send("opaque-no-aud").await,
+        TokenErrorKind::MissingClaim.description(),
+    )
+    .await;
+
+    let response = lenient.send("opaque-no-aud").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let verified = &body["verified"];
+    assert_eq!(verified["aud"], json!([]), "no audience to report");
+    assert_eq!(verified["client_id"], "client-1");
+    assert_eq!(verified["scopes"], json!(["mcp:tools"]));
+
+    // An answer that names an audience must name this resource, opt-out or not.
+    let refused = [
+        (
+            "another resource",
+            json!("https://other.example.com/mcp"),
+            "wrong",
+        ),
+        (
+            "a list of others",
+            json!(["https://other.example.com/mcp"]),
+            "wrong",
+        ),
+        ("an empty list", json!([]), "wrong"),
+        ("null", Value::Null, "invalid"),
+        ("a number", json!(7), "invalid"),
+    ];
+    for (i, (name, aud, kind)) in refused.into_iter().enumerate() {
+        let token = format!("opaque-aud-{i}");
+        let mut answer = without_aud.clone();
+        answer["aud"] = aud;
+        server.register(&token, answer);
+        let kind = match kind {
+            "wrong" => TokenErrorKind::WrongAudience,
+            _ => TokenErrorKind::InvalidClaim,
+        };
+        let response = lenient.send(&token).await;
+        assert_eq!(response.status(), 401, "{name}");
+        assert_invalid_token(response, kind.description()).await;
+    }
+    server.register(
+        "opaque-aud-ok",
+        with(without_aud, "aud", json!([lenient.resource])),
+    );
+    assert_eq!(lenient.status("opaque-aud-ok").await, 200);
+
+    // The opt-out is about introspection answers: a JWT without `aud` is refused.
+    let jwt = issuer
+        .token()
+        .scope("mcp:tools")
+        .without_claim("aud")
+        .sign();
+    assert_invalid_token(
+        lenient.send(&jwt).await,
+        TokenErrorKind::MissingClaim.description(),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_missing_required_scope_is_insufficient_scope() {
     let server = IntrospectionServer::start().await;
@@ -926,6 +1012,42 @@ async fn the_cache_holds_a_bounded_number_of_answers() {
     let again = server.introspections() - 40;
     assert!(again >= 30, "only {again} of 40 introspected again");
     // Yet the cache works: the token just answered is still held.
+    let last = tokens.last().unwrap();
+    assert_eq!(app.status(last).await, 200);
+    assert_eq!(server.introspections(), 40 + again);
+}
+
+#[tokio::test]
+async fn the_cache_holds_a_bounded_number_of_bytes() {
+    let server = IntrospectionServer::start().await;
+    let app = app(|b| {
+        b.introspection(
+            server.issuer(),
+            settings(&server).cache(TokenCacheConfig::new().max_bytes(1024 * 1024)),
+        )
+    })
+    .await;
+    // 12 KiB tokens with answers of about 10 KiB (230 group ids): each entry counts about
+    // 60 KB, so about a dozen fit in 1 MiB, far below the capacity of 10 000.
+    let groups: Vec<String> = (0..230)
+        .map(|i| format!("{i:08x}-7c1e-4b5a-9f3d-0123456789ab"))
+        .collect();
+    let answer = with(app.active(&server), "groups", json!(groups));
+    let tokens: Vec<String> = (0..40)
+        .map(|i| format!("opaque-{i:02}-{}", "x".repeat(12 * 1024)))
+        .collect();
+    for token in &tokens {
+        server.register(token, answer.clone());
+        assert_eq!(app.status(token).await, 200);
+    }
+    assert_eq!(server.introspections(), 40);
+    for token in &tokens {
+        assert_eq!(app.status(token).await, 200);
+    }
+    // Most answers were evicted to stay within the bytes: asked about again.
+    let again = server.introspections() - 40;
+    assert!(again >= 20, "only {again} of 40 introspected again");
+    // Evicted, not refused: the token just answered is held.
     let last = tokens.last().unwrap();
     assert_eq!(app.status(last).await, 200);
     assert_eq!(server.introspections(), 40 + again);

@@ -15,7 +15,7 @@
 //! |---|---|
 //! | `/.well-known/oauth-authorization-server` | [RFC 8414] metadata (also at `/.well-known/openid-configuration`) |
 //! | `/jwks` | the public signing key |
-//! | `/register` | dynamic client registration ([RFC 7591]): public clients only (`token_endpoint_auth_method: none`), `https` or loopback `http` redirect URIs, `grant_types` among `authorization_code` and `refresh_token` (both when omitted) |
+//! | `/register` | dynamic client registration ([RFC 7591]): public clients only (`token_endpoint_auth_method: none`; a client asking for another method, such as `client_secret_post`, is registered as a public client and the answer says `none`, as [RFC 7591 §3.2.1] allows), `https` or loopback `http` redirect URIs, `grant_types` among `authorization_code` and `refresh_token` (both when omitted) |
 //! | `/authorize` | the authorization endpoint: `response_type=code`, PKCE `S256` required, `resource` ([RFC 8707]) required and one of the configured resources; answers with the consent page, or approves at once with [`auto_approve`](DevAuthServerBuilder::auto_approve) |
 //! | `/consent` | where the consent page's Allow/Deny form posts (a one-time transaction id, nothing else) |
 //! | `/token` | `authorization_code` and `refresh_token` grants: [RFC 9068] `at+jwt` access tokens with `aud` = the resource; refresh tokens, rotated on every use, only for clients registered for the `refresh_token` grant |
@@ -155,6 +155,7 @@
 //!
 //! [RFC 8414]: https://www.rfc-editor.org/rfc/rfc8414
 //! [RFC 7591]: https://www.rfc-editor.org/rfc/rfc7591
+//! [RFC 7591 §3.2.1]: https://www.rfc-editor.org/rfc/rfc7591#section-3.2.1
 //! [RFC 8707]: https://www.rfc-editor.org/rfc/rfc8707
 //! [RFC 9068]: https://www.rfc-editor.org/rfc/rfc9068
 //! [RFC 9207]: https://www.rfc-editor.org/rfc/rfc9207

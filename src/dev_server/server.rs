@@ -432,7 +432,15 @@ async fn register(shared: &Shared, body: Incoming) -> Response<FullBody> {
         grant_types: metadata.grant_types.clone(),
     };
     shared.store().add_client(client, unix_now());
-    tracing::info!(target: TRACE_TARGET, client_id, "development authorization server registered a client");
+    // A client that asked for client authentication is registered as a public client all the
+    // same (RFC 7591 §3.2.1 lets the server replace requested metadata): the answer says
+    // `token_endpoint_auth_method: none`, with no secret, so the client knows.
+    tracing::info!(
+        target: TRACE_TARGET,
+        client_id,
+        made_public = metadata.asked_for_authentication,
+        "development authorization server registered a client"
+    );
     let mut answer = Map::new();
     answer.insert("client_id".into(), client_id.into());
     answer.insert("client_id_issued_at".into(), unix_now().into());
@@ -453,6 +461,11 @@ struct Registration {
     client_name: Option<String>,
     redirect_uris: Vec<String>,
     grant_types: Vec<String>,
+    /// Whether the metadata asked for a `token_endpoint_auth_method` other than `none`: only
+    /// public clients are supported, so registration substitutes `none` (RFC 7591 §3.2.1
+    /// allows it), and a client ID metadata document, which has no answer to say so in, is
+    /// refused.
+    asked_for_authentication: bool,
 }
 
 type Refusal = (&'static str, &'static str);
@@ -478,16 +491,16 @@ fn parse_registration(request: &Map<String, Value>) -> Result<Registration, Refu
     if redirect_uris.is_empty() || redirect_uris.len() > 20 {
         return Err(BAD_URIS);
     }
-    match request.get("token_endpoint_auth_method") {
-        None => {}
-        Some(Value::String(method)) if method == "none" => {}
+    let asked_for_authentication = match request.get("token_endpoint_auth_method") {
+        None => false,
+        Some(Value::String(method)) => method != "none",
         Some(_) => {
             return Err((
                 "invalid_client_metadata",
-                "only public clients are supported: token_endpoint_auth_method must be none",
+                "token_endpoint_auth_method must be a string",
             ));
         }
-    }
+    };
     let strings = |name: &str, allowed: &[&str]| -> Result<Option<Vec<String>>, Refusal> {
         const BAD: Refusal = (
             "invalid_client_metadata",
@@ -528,6 +541,7 @@ fn parse_registration(request: &Map<String, Value>) -> Result<Registration, Refu
         client_name,
         redirect_uris,
         grant_types,
+        asked_for_authentication,
     })
 }
 
@@ -619,9 +633,12 @@ async fn resolve_client(shared: &Shared, client_id: &str) -> Result<Client, &'st
     if document.contains_key("client_secret") {
         return Err("a client metadata document must not hold a client_secret");
     }
-    let registration = parse_registration(&document).map_err(
-        |_| "the client metadata document is invalid (redirect_uris, token_endpoint_auth_method)",
-    )?;
+    let registration = parse_registration(&document)
+        .ok()
+        .filter(|registration| !registration.asked_for_authentication)
+        .ok_or(
+            "the client metadata document is invalid (redirect_uris, token_endpoint_auth_method)",
+        )?;
     Ok(Client {
         client_id: client_id.to_owned(),
         client_name: registration.client_name,
