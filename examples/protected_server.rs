@@ -551,9 +551,7 @@ impl Options {
             if let Some(endpoint) = &introspection.endpoint {
                 settings = settings.endpoint(endpoint);
             }
-            if introspection.allow_missing_audience {
-                settings = settings.allow_missing_audience();
-            }
+            settings = settings.allow_missing_audience(introspection.allow_missing_audience);
             if let Some(issuer) = self.issuers.first() {
                 builder = builder.introspection(issuer, settings);
             }

@@ -21,11 +21,11 @@ use tokio::net::TcpListener;
 
 /// The server's own limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// The time a client has to send its request headers.
-    pub header_read_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
     /// The time connections have to finish after the shutdown signal.
-    pub shutdown_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -39,7 +39,7 @@ impl Default for Limits {
 
 /// How the server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
+pub(crate) enum Stopped {
     /// Every connection finished within the deadline.
     Drained,
     /// The deadline passed with connections still open; they were dropped.
@@ -48,7 +48,7 @@ pub enum Stopped {
 
 /// Serves `app` on `listener` (HTTP/1.1) until `shutdown` resolves, then drains within
 /// `limits.shutdown_timeout`.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
