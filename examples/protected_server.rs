@@ -198,7 +198,7 @@ struct IntrospectionOptions {
 
 #[derive(Debug)]
 enum Command {
-    Run(Options),
+    Run(Box<Options>),
     Help,
 }
 
@@ -289,7 +289,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 root_metadata = true;
             }
             "--max-body-bytes" => {
-                set_once(&mut max_body_bytes, count(&flag, &value()?)?, "--max-body-bytes")?;
+                set_once(
+                    &mut max_body_bytes,
+                    count(&flag, &value()?)?,
+                    "--max-body-bytes",
+                )?;
             }
             "--max-buffered-bytes" => set_once(
                 &mut max_buffered_bytes,
@@ -415,7 +419,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         let (tool, scope) = DEFAULT_TOOL_SCOPE;
         tool_scopes.insert(tool.to_owned(), vec![scope.to_owned()]);
     }
-    Ok(Command::Run(Options {
+    Ok(Command::Run(Box::new(Options {
         bind: bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         port: port.unwrap_or(DEFAULT_PORT),
         resource,
@@ -442,7 +446,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 .unwrap_or(serve::Limits::default().header_read_timeout),
             shutdown_timeout: shutdown_timeout.unwrap_or(serve::Limits::default().shutdown_timeout),
         },
-    }))
+    })))
 }
 
 /// A whole number of bytes, at least 1.

@@ -802,9 +802,108 @@ async fn help_prints_every_flag_and_exits_0() {
         "--tool-scope",
         "--allow-http-loopback",
         "--config",
+        "--no-scope",
+        "--anonymous-method",
+        "--introspection-client-id",
+        "--introspection-endpoint",
+        "--introspection-allow-missing-audience",
+        "--max-body-bytes",
+        "--body-read-timeout-secs",
+        "--max-buffered-bytes",
+        "--token-cache-max-bytes",
+        "--root-metadata",
+        "--header-read-timeout-secs",
+        "--shutdown-timeout-secs",
     ] {
         assert!(stdout.contains(flag), "{flag} missing from --help");
     }
+}
+
+#[tokio::test]
+async fn the_new_flags_refuse_what_cannot_work() {
+    let issuer = "https://a.example";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--issuer", issuer, "--no-scope", "--scope", "x"],
+            "--no-scope",
+        ),
+        (
+            &["--issuer", issuer, "--body-read-timeout-secs", "0"],
+            "--body-read-timeout-secs",
+        ),
+        (
+            &["--issuer", issuer, "--max-buffered-bytes", "lots"],
+            "--max-buffered-bytes",
+        ),
+        (&["--issuer", issuer, "--no-scope=yes"], "takes no value"),
+        (
+            &[
+                "--issuer",
+                issuer,
+                "--introspection-endpoint",
+                "https://a.example/i",
+            ],
+            "--introspection-client-id",
+        ),
+        (
+            &[
+                "--issuer",
+                issuer,
+                "--issuer",
+                "https://b.example",
+                "--introspection-client-id",
+                "mcp",
+            ],
+            "exactly one --issuer",
+        ),
+    ];
+    for (args, mentions) in cases {
+        let stderr = usage_error(args).await;
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(mentions),
+            "{args:?}: {first:?} should name {mentions:?}"
+        );
+    }
+    // Server options combine with --config; authorization flags do not.
+    let file = ConfigFile::new(
+        "toml",
+        "resource = \"https://mcp.example.com/mcp\"\n[[issuers]]\nissuer = \"https://auth.example.com\"\n",
+    );
+    let stderr = usage_error(&["--config", file.path(), "--no-scope"]).await;
+    assert!(stderr.contains("--no-scope"), "{stderr}");
+}
+
+/// `--no-scope` and `--anonymous-method`: `initialize` answers without a token, any other call
+/// still needs one, but no particular scope.
+#[tokio::test]
+async fn anonymous_methods_and_no_endpoint_scope_from_flags() {
+    let issuer = TestIssuer::start().await;
+    let server = Server::start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--no-scope",
+        "--anonymous-method",
+        "initialize",
+    ])
+    .await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "protected-server-test", "version": "0"},
+        },
+    });
+    assert_eq!(server.post(None, &initialize).await.status(), 200);
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    assert_eq!(server.post(None, &list).await.status(), 401);
+    let unscoped = issuer
+        .token()
+        .audience(server.resource())
+        .scope("other")
+        .sign();
+    assert_eq!(server.post(Some(&unscoped), &list).await.status(), 200);
 }
 
 #[cfg(unix)]
@@ -1196,7 +1295,11 @@ async fn read_head(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u16, St
     let mut buffer = [0u8; 4096];
     while !received.windows(4).any(|w| w == b"\r\n\r\n") {
         let n = stream.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "closed before a response: {:?}", String::from_utf8_lossy(&received));
+        assert!(
+            n > 0,
+            "closed before a response: {:?}",
+            String::from_utf8_lossy(&received)
+        );
         received.extend_from_slice(&buffer[..n]);
     }
     let text = String::from_utf8_lossy(&received).to_lowercase();
@@ -1247,7 +1350,11 @@ async fn a_made_up_token_with_a_body_dribbled_at_one_byte_a_second_gets_401_with
         () = dribble => unreachable!(),
     };
     assert_eq!(status, 401, "{head}");
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(head.contains("connection: close"), "{head}");
 }
 
@@ -1306,13 +1413,8 @@ async fn two_hundred_connections_holding_1_mib_bodies_with_made_up_tokens_cost_l
 async fn a_valid_token_whose_body_stalls_gets_408_after_the_deadline() {
     use tokio::io::AsyncWriteExt as _;
     let issuer = TestIssuer::start().await;
-    let server = Server::start(&[
-        "--issuer",
-        issuer.issuer(),
-        "--body-read-timeout-secs",
-        "1",
-    ])
-    .await;
+    let server =
+        Server::start(&["--issuer", issuer.issuer(), "--body-read-timeout-secs", "1"]).await;
     server.wait_for_stderr("signing keys loaded").await;
     let token = issuer
         .token()
@@ -1371,7 +1473,10 @@ async fn sigterm_with_a_stalled_connection_exits_within_the_shutdown_deadline() 
     let mut head_stalled = tokio::net::TcpStream::connect(authority(&server))
         .await
         .unwrap();
-    head_stalled.write_all(b"POST /mcp HTTP/1.1\r\nho").await.unwrap();
+    head_stalled
+        .write_all(b"POST /mcp HTTP/1.1\r\nho")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let pid = i32::try_from(server.child.id()).unwrap();
@@ -1396,9 +1501,16 @@ async fn sigterm_with_a_stalled_connection_exits_within_the_shutdown_deadline() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
-    assert!(started.elapsed() >= Duration::from_millis(1500), "it waited for the deadline");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "it waited for the deadline"
+    );
     // No new connection is accepted any more.
-    assert!(tokio::net::TcpStream::connect(authority(&server)).await.is_err());
+    assert!(
+        tokio::net::TcpStream::connect(authority(&server))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -1423,15 +1535,23 @@ async fn headers_dribbled_at_one_byte_a_second_are_cut_off_after_the_header_time
             break;
         }
         let mut buffer = [0u8; 1024];
-        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buffer)).await {
-            // Closed (perhaps after a 408): the server let go.
-            Ok(Ok(_) | Err(_)) => {
-                closed = true;
-                break;
-            }
-            Err(_) => {}
+        // Answered (perhaps a 408) or closed: the server let go.
+        if tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buffer))
+            .await
+            .is_ok()
+        {
+            closed = true;
+            break;
         }
     }
-    assert!(closed, "the connection stayed open for {:?}", started.elapsed());
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        closed,
+        "the connection stayed open for {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -62,13 +62,10 @@ pub(crate) async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(_) => {
-                        // Out of file descriptors and the like: back off a moment.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors and the like: back off a moment.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
                 };
                 let service = TowerToHyperService::new(app.clone());
                 let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
