@@ -1288,6 +1288,19 @@ fn head(server: &Server, token: &str, length: usize) -> String {
     )
 }
 
+/// A connection to `server` that has sent the head of a request (see [`head`]), and no body.
+async fn send_head(server: &Server, token: &str, length: usize) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut stream = tokio::net::TcpStream::connect(authority(server))
+        .await
+        .unwrap();
+    stream
+        .write_all(head(server, token, length).as_bytes())
+        .await
+        .unwrap();
+    stream
+}
+
 /// Reads a response head from `stream`: its status and its headers, lower-cased.
 async fn read_head(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u16, String) {
     use tokio::io::AsyncReadExt as _;
@@ -1327,13 +1340,7 @@ async fn a_made_up_token_with_a_body_dribbled_at_one_byte_a_second_gets_401_with
     let issuer = TestIssuer::start().await;
     // The default per-tool rule (admin_reset=mcp:admin) is in force: bodies are read for it.
     let server = Server::start(&["--issuer", issuer.issuer()]).await;
-    let mut stream = tokio::net::TcpStream::connect(authority(&server))
-        .await
-        .unwrap();
-    stream
-        .write_all(head(&server, "made.up.token", 100).as_bytes())
-        .await
-        .unwrap();
+    let stream = send_head(&server, "made.up.token", 100).await;
     let started = std::time::Instant::now();
     let (mut read_half, mut write_half) = stream.into_split();
     let dribble = async {
@@ -1363,13 +1370,7 @@ async fn a_made_up_token_with_a_10_mb_body_gets_401_not_413() {
     use tokio::io::AsyncWriteExt as _;
     let issuer = TestIssuer::start().await;
     let server = Server::start(&["--issuer", issuer.issuer()]).await;
-    let mut stream = tokio::net::TcpStream::connect(authority(&server))
-        .await
-        .unwrap();
-    stream
-        .write_all(head(&server, "made.up.token", 10_000_000).as_bytes())
-        .await
-        .unwrap();
+    let mut stream = send_head(&server, "made.up.token", 10_000_000).await;
     let _ = stream.write_all(&[b' '; 65536]).await;
     let (status, head) = read_head(&mut stream).await;
     assert_eq!(status, 401, "{head}");
@@ -1384,14 +1385,7 @@ async fn two_hundred_connections_holding_1_mib_bodies_with_made_up_tokens_cost_l
     let before = rss_kib(pid);
     let mut streams = Vec::new();
     for _ in 0..200 {
-        let mut stream = tokio::net::TcpStream::connect(authority(&server))
-            .await
-            .unwrap();
-        stream
-            .write_all(head(&server, "made.up.token", 1024 * 1024).as_bytes())
-            .await
-            .unwrap();
-        streams.push(stream);
+        streams.push(send_head(&server, "made.up.token", 1024 * 1024).await);
     }
     // Each sends (what the kernel takes of) its 1 MiB body and gets its 401.
     let body = vec![b' '; 1024 * 1024];
@@ -1421,13 +1415,7 @@ async fn a_valid_token_whose_body_stalls_gets_408_after_the_deadline() {
         .audience(server.resource())
         .scope("mcp:tools")
         .sign();
-    let mut stream = tokio::net::TcpStream::connect(authority(&server))
-        .await
-        .unwrap();
-    stream
-        .write_all(head(&server, &token, 100).as_bytes())
-        .await
-        .unwrap();
+    let mut stream = send_head(&server, &token, 100).await;
     stream.write_all(b"{\"jsonrpc\"").await.unwrap();
     let started = std::time::Instant::now();
     let (status, head) = tokio::time::timeout(Duration::from_secs(5), read_head(&mut stream))
@@ -1462,13 +1450,7 @@ async fn sigterm_with_a_stalled_connection_exits_within_the_shutdown_deadline() 
         .scope("mcp:tools")
         .sign();
     // One request whose body stalls, and one connection whose headers stall.
-    let mut body_stalled = tokio::net::TcpStream::connect(authority(&server))
-        .await
-        .unwrap();
-    body_stalled
-        .write_all(head(&server, &token, 100).as_bytes())
-        .await
-        .unwrap();
+    let mut body_stalled = send_head(&server, &token, 100).await;
     body_stalled.write_all(b"{").await.unwrap();
     let mut head_stalled = tokio::net::TcpStream::connect(authority(&server))
         .await
