@@ -11,6 +11,24 @@ use http::{Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+/// Marks a request whose body a layer of this crate read to the end (only ever after its token
+/// was validated, or for an anonymous method): a refusal of it leaves no bytes unread, so the
+/// connection can stay open, and errors can answer its JSON-RPC `id`.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyRead {
+    /// The `id` of a single JSON-RPC request (a string or a number).
+    pub(crate) request_id: Option<serde_json::Value>,
+}
+
+/// The JSON-RPC `id` of a request whose body a layer read, for errors that answer it; null
+/// otherwise. Nothing is read here.
+pub(crate) fn request_id(extensions: &http::Extensions) -> serde_json::Value {
+    extensions
+        .get::<BodyRead>()
+        .and_then(|read| read.request_id.clone())
+        .unwrap_or_default()
+}
+
 /// A body held whole in memory: the crate's own responses.
 #[derive(Debug, Clone, Default)]
 pub struct FullBody {
@@ -179,11 +197,7 @@ pub(crate) fn jsonrpc_error(
 /// new connection instead. A body the layer read to the end leaves nothing unread: the
 /// connection stays open. HTTP/2 streams are unaffected and get no such header.
 pub(crate) fn close_if_body_pending<B, R>(request: &Request<B>, response: &mut Response<R>) {
-    if request
-        .extensions()
-        .get::<crate::operation::BodyRead>()
-        .is_some()
-    {
+    if request.extensions().get::<BodyRead>().is_some() {
         return;
     }
     let headers = request.headers();
@@ -256,7 +270,9 @@ mod connection_tests {
             .header("content-length", "57")
             .body(())
             .unwrap();
-        request.extensions_mut().insert(crate::operation::BodyRead);
+        request
+            .extensions_mut()
+            .insert(BodyRead { request_id: None });
         let mut response = Response::new(());
         close_if_body_pending(&request, &mut response);
         assert!(response.headers().get(header::CONNECTION).is_none());

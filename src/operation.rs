@@ -39,7 +39,7 @@ use pin_project_lite::pin_project;
 use serde_json::Value;
 use tower::{Layer, Service};
 
-use crate::body::{FullBody, ResponseBody};
+use crate::body::{BodyRead, FullBody, ResponseBody};
 use crate::body_limits::{Budget, ReadLimits, ReadRefusal, Reservation};
 pub use crate::body_limits::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES,
@@ -85,8 +85,6 @@ impl McpOperation {
 pub struct McpOperations {
     operations: Vec<McpOperation>,
     from_headers: bool,
-    /// The `id` of a single JSON-RPC request read from the body (a string or a number).
-    request_id: Option<Value>,
 }
 
 impl McpOperations {
@@ -105,16 +103,6 @@ impl McpOperations {
     pub fn from_headers(&self) -> bool {
         self.from_headers
     }
-}
-
-/// The JSON-RPC `id` of a request whose body an operation layer read (only ever after its
-/// token was validated, or for an anonymous method), for errors that answer it; null
-/// otherwise. Nothing is read here.
-pub(crate) fn request_id(extensions: &http::Extensions) -> Value {
-    extensions
-        .get::<McpOperations>()
-        .and_then(|operations| operations.request_id.clone())
-        .unwrap_or_default()
 }
 
 /// Where the name of an operation lives in `params`.
@@ -273,11 +261,6 @@ where
     }
 }
 
-/// Marks a request whose body this layer read to the end: a refusal of it leaves no bytes
-/// unread, so the connection can stay open.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BodyRead;
-
 /// Which requests an [`OperationLayer`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
@@ -398,7 +381,6 @@ impl OperationLayer {
             return Plan::Pass(Some(McpOperations {
                 operations: vec![operation],
                 from_headers: true,
-                request_id: None,
             }));
         }
         if parts.method != Method::POST {
@@ -662,9 +644,8 @@ where
                                 parts.extensions.insert(McpOperations {
                                     operations,
                                     from_headers: false,
-                                    request_id,
                                 });
-                                parts.extensions.insert(BodyRead);
+                                parts.extensions.insert(BodyRead { request_id });
                                 let body = match reservation.take() {
                                     Some(reservation) => RequestBody::buffered(data, reservation),
                                     None => RequestBody::buffered(data, Reservation::none()),

@@ -536,7 +536,7 @@ where
             Err(error) => {
                 // Echo the request's id when an operation layer outside read the body (only
                 // ever after its token was validated); never read it here.
-                let id = crate::operation::request_id(request.extensions());
+                let id = crate::body::request_id(request.extensions());
                 let target = crate::observe::Target::of(&request);
                 let mut response = reject(error, &self.supported, id, target);
                 crate::body::close_if_body_pending(&request, &mut response);

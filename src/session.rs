@@ -343,7 +343,7 @@ where
                     path = request.uri().path(),
                     "session refused"
                 );
-                let id = crate::operation::request_id(request.extensions());
+                let id = crate::body::request_id(request.extensions());
                 let mut response =
                     jsonrpc_error(error.status(), JSONRPC_CODE, JSONRPC_MESSAGE, None, id);
                 response.extensions_mut().insert(error);
