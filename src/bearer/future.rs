@@ -8,7 +8,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::service::Config;
+use super::decision::{Config, Denied};
 use crate::body::{FullBody, ResponseBody};
 use crate::keys::RefreshFuture;
 use crate::token::VerifiedToken;
@@ -128,7 +128,7 @@ fn decided<S, ReqBody>(
     config: &Config,
     service: Option<S>,
     request: Option<Request<ReqBody>>,
-    decision: Result<Option<VerifiedToken>, super::service::Denied<'_>>,
+    decision: Result<Option<VerifiedToken>, Denied<'_>>,
 ) -> State<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
@@ -157,8 +157,8 @@ where
 }
 
 /// A failed introspection as a refusal.
-fn refused<'a>(error: TokenError) -> super::service::Denied<'a> {
-    super::service::Denied {
+fn refused<'a>(error: TokenError) -> Denied<'a> {
+    Denied {
         error: error.into(),
         refresh: None,
         #[cfg(feature = "remote")]

@@ -46,6 +46,7 @@
 //! # }).unwrap();
 //! ```
 
+mod decision;
 mod extract;
 mod future;
 mod service;
@@ -54,7 +55,7 @@ pub use extract::{Credentials, ExtractError, extract};
 pub use future::ResponseFuture;
 pub use service::{BearerAuth, BearerAuthLayer};
 
-pub(crate) use service::Config;
+pub(crate) use decision::Config;
 
 use std::fmt;
 
