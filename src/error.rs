@@ -1,6 +1,6 @@
 //! Build-time configuration errors.
 
-use crate::keys::{Algorithm, KeyDocumentError};
+use crate::keys::set::{Algorithm, KeyDocumentError};
 
 /// Why a configuration was refused when it was built.
 ///
