@@ -193,7 +193,7 @@ impl ReadRefusal {
         }
         crate::body::close_if_http1(version, &mut response);
         tracing::debug!(
-            target: crate::TRACE_TARGET,
+            target: crate::observe::TRACE_TARGET,
             outcome = "rejected",
             status = status.as_u16(),
             reason = self.reason(),

@@ -498,7 +498,7 @@ impl Introspector {
             Ok(response) => {
                 crate::observe::introspection(false);
                 tracing::warn!(
-                    target: crate::TRACE_TARGET,
+                    target: crate::observe::TRACE_TARGET,
                     issuer,
                     status = response.status,
                     "token introspection answered with an error status"
@@ -508,7 +508,7 @@ impl Introspector {
             Err(error) => {
                 crate::observe::introspection(false);
                 tracing::warn!(
-                    target: crate::TRACE_TARGET,
+                    target: crate::observe::TRACE_TARGET,
                     issuer,
                     %error,
                     "token introspection failed"
@@ -555,7 +555,7 @@ impl Introspector {
         }
         lock(&self.endpoint).failed_at = Some(Instant::now());
         tracing::warn!(
-            target: crate::TRACE_TARGET,
+            target: crate::observe::TRACE_TARGET,
             issuer = self.issuer.as_str(),
             problems = problems.join("; ").as_str(),
             "cannot discover the introspection endpoint"

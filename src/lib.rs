@@ -51,7 +51,5 @@ pub use auth::{
 };
 pub use bearer::{AuthError, AuthErrorKind, BearerAuth, BearerAuthLayer};
 pub use error::ConfigError;
+pub use observe::TRACE_TARGET;
 pub use token::VerifiedToken;
-
-/// The `tracing` target every event of this crate uses.
-pub const TRACE_TARGET: &str = "mcp_server_auth";

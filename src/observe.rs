@@ -1,7 +1,7 @@
 //! What the layer tells operators: one `tracing` event per decision and, with the `metrics`
 //! feature, counters through the [`metrics`](https://docs.rs/metrics) facade.
 //!
-//! Events use the target [`TRACE_TARGET`](crate::TRACE_TARGET) (`mcp_server_auth`) and these
+//! Events use the target [`TRACE_TARGET`](TRACE_TARGET) (`mcp_server_auth`) and these
 //! fields, whose names are stable:
 //!
 //! | event | level | fields |
@@ -40,8 +40,10 @@
 use http::Request;
 use http::request::Parts;
 
-use crate::bearer::AuthError;
 use crate::token::VerifiedToken;
+
+/// The `tracing` target every event of this crate uses.
+pub const TRACE_TARGET: &str = "mcp_server_auth";
 
 /// What a refused request asked for, as its log event names it: the method and the path,
 /// never the query.
@@ -84,7 +86,7 @@ pub mod counters {
 pub(crate) fn accepted(token: Option<&VerifiedToken>, cached: bool) {
     match token {
         Some(token) => tracing::debug!(
-            target: crate::TRACE_TARGET,
+            target: TRACE_TARGET,
             outcome = "accepted",
             issuer = token.issuer(),
             client_id = token.client_id(),
@@ -92,7 +94,7 @@ pub(crate) fn accepted(token: Option<&VerifiedToken>, cached: bool) {
             "request accepted"
         ),
         None => tracing::debug!(
-            target: crate::TRACE_TARGET,
+            target: TRACE_TARGET,
             outcome = "accepted",
             anonymous = true,
             "request accepted without credentials"
@@ -103,13 +105,18 @@ pub(crate) fn accepted(token: Option<&VerifiedToken>, cached: bool) {
         .increment(1);
 }
 
-pub(crate) fn rejected(error: &AuthError, token: Option<&VerifiedToken>, request: Target<'_>) {
-    let status = error.status().as_u16();
-    let reason = error.reason();
+/// A refusal with this status and `reason` (a stable name, such as
+/// [`AuthError::reason`](crate::AuthError::reason)).
+pub(crate) fn rejected(
+    status: u16,
+    reason: &'static str,
+    token: Option<&VerifiedToken>,
+    request: Target<'_>,
+) {
     let Target { method, path } = request;
     match token {
         Some(token) => tracing::debug!(
-            target: crate::TRACE_TARGET,
+            target: TRACE_TARGET,
             outcome = "rejected",
             status,
             reason,
@@ -120,7 +127,7 @@ pub(crate) fn rejected(error: &AuthError, token: Option<&VerifiedToken>, request
             "request rejected"
         ),
         None => tracing::debug!(
-            target: crate::TRACE_TARGET,
+            target: TRACE_TARGET,
             outcome = "rejected",
             status,
             reason,

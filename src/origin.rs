@@ -532,7 +532,7 @@ where
             Ok(()) => EitherResponse::inner(self.inner.call(request)),
             Err(error) => {
                 tracing::debug!(
-                    target: crate::TRACE_TARGET,
+                    target: crate::observe::TRACE_TARGET,
                     %error,
                     method = request.method().as_str(),
                     path = request.uri().path(),

@@ -413,7 +413,7 @@ fn reject(
 ) -> Response<FullBody> {
     // The header's value is client-controlled: it is not logged.
     tracing::debug!(
-        target: crate::TRACE_TARGET,
+        target: crate::observe::TRACE_TARGET,
         %error,
         version = error.version.map(ProtocolVersion::as_str),
         method = request.method,

@@ -337,7 +337,7 @@ where
             Ok(after) => ResponseFuture::inner(self.inner.call(request), after),
             Err(error) => {
                 tracing::debug!(
-                    target: crate::TRACE_TARGET,
+                    target: crate::observe::TRACE_TARGET,
                     %error,
                     method = request.method().as_str(),
                     path = request.uri().path(),
@@ -606,14 +606,14 @@ impl After {
         for value in headers.get_all(MCP_SESSION_ID) {
             let Some(id) = session_id(value) else {
                 tracing::debug!(
-                    target: crate::TRACE_TARGET,
+                    target: crate::observe::TRACE_TARGET,
                     "malformed session id in response, not bound"
                 );
                 continue;
             };
             if table.bind(id, &self.token, now) == Bind::Conflict {
                 tracing::debug!(
-                    target: crate::TRACE_TARGET,
+                    target: crate::observe::TRACE_TARGET,
                     "response announces a session bound to another principal, binding kept"
                 );
             }

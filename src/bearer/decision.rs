@@ -152,7 +152,7 @@ impl Config {
         principal: Option<&VerifiedToken>,
         request: crate::observe::Target<'_>,
     ) -> Response<FullBody> {
-        crate::observe::rejected(&error, principal, request);
+        crate::observe::rejected(error.status().as_u16(), error.reason(), principal, request);
         // The body names the same error code as the challenge; a request without credentials
         // has none (RFC 6750 §3.1) unless the compatibility flag asks for `invalid_token`.
         let code = match error.kind() {

@@ -177,9 +177,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use self::server::Shared;
-use crate::TRACE_TARGET;
 use crate::keys::StaticKeys;
 use crate::keys::remote::{FetchError, ReqwestFetcher};
+use crate::observe::TRACE_TARGET;
 use crate::testing::TestIssuer;
 
 /// A running development authorization server. See the [module docs](self).

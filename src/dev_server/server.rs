@@ -20,9 +20,9 @@ use super::html;
 use super::store::{
     self, AUTHORIZATION_CODE, Client, Grant, REFRESH_TOKEN, Redeem, RefreshGrant, Store,
 };
-use crate::TRACE_TARGET;
 use crate::body::{FullBody, json_response};
 use crate::keys::remote::{Fetch, FetchRequest, ReqwestFetcher};
+use crate::observe::TRACE_TARGET;
 use crate::testing::{TestIssuer, unix_now};
 
 /// Largest request body read (registration, consent and token forms).

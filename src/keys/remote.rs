@@ -819,7 +819,7 @@ impl Inner {
             if let Err(error) = &outcome {
                 let kept = inner.snapshot.load().as_ref().map_or(0, |s| s.set.len());
                 tracing::warn!(
-                    target: crate::TRACE_TARGET,
+                    target: crate::observe::TRACE_TARGET,
                     issuer = %inner.issuer,
                     %error,
                     kept_keys = kept,
@@ -906,7 +906,7 @@ impl Inner {
             ttl,
         })));
         tracing::debug!(
-            target: crate::TRACE_TARGET,
+            target: crate::observe::TRACE_TARGET,
             issuer = %self.issuer,
             keys = set.len(),
             ttl_secs = ttl.as_secs(),

@@ -516,7 +516,7 @@ impl KeySet {
             match parsed {
                 Ok(key) => set.keys.push(key),
                 Err(reason) => {
-                    tracing::warn!(target: crate::TRACE_TARGET, kid = ?kid, %reason, "skipping key");
+                    tracing::warn!(target: crate::observe::TRACE_TARGET, kid = ?kid, %reason, "skipping key");
                     set.skipped.push(SkippedKey { kid, reason });
                 }
             }
