@@ -1,7 +1,7 @@
 //! What the layer tells operators: one `tracing` event per decision and, with the `metrics`
 //! feature, counters through the [`metrics`](https://docs.rs/metrics) facade.
 //!
-//! Events use the target [`TRACE_TARGET`](TRACE_TARGET) (`mcp_server_auth`) and these
+//! Events use the target [`TRACE_TARGET`] (`mcp_server_auth`) and these
 //! fields, whose names are stable:
 //!
 //! | event | level | fields |
