@@ -659,12 +659,17 @@ impl McpAuthBuilder {
         }
         let mut validator = self.validator;
         let mut issuers = Vec::with_capacity(self.issuers.len());
+        #[cfg(feature = "remote")]
+        let shared = shared_discoveries(&self.issuers)?;
         for (issuer, source) in self.issuers {
             #[cfg_attr(not(feature = "remote"), allow(clippy::infallible_destructuring_match))]
             let keys: Arc<dyn KeySource> = match source {
                 Source::Given(keys) => keys,
                 #[cfg(feature = "remote")]
-                Source::Introspected(introspection) => {
+                Source::Introspected(mut introspection) => {
+                    if let Some(discovery) = shared.get(&issuer) {
+                        introspection = introspection.discovery(Arc::clone(discovery));
+                    }
                     validator = validator.introspection(issuer.clone(), introspection);
                     if !issuers.contains(&issuer) {
                         issuers.push(issuer);
@@ -677,6 +682,9 @@ impl McpAuthBuilder {
                         .allow_http_loopback(self.allow_http_loopback);
                     if let Some(jwks_uri) = jwks_uri {
                         remote = remote.jwks_uri(jwks_uri);
+                    }
+                    if let Some(discovery) = shared.get(&issuer) {
+                        remote = remote.discovery(Arc::clone(discovery));
                     }
                     Arc::new(remote.build()?)
                 }
@@ -743,6 +751,35 @@ impl McpAuthBuilder {
             document: Arc::new(document),
         })
     }
+}
+
+/// One metadata discovery for each issuer whose keys and introspection endpoint are both
+/// discovered with the default client: its authorization server is asked once, not twice.
+#[cfg(feature = "remote")]
+fn shared_discoveries(
+    issuers: &[(String, Source)],
+) -> Result<std::collections::HashMap<String, Arc<crate::discovery::Discovery>>, ConfigError> {
+    let mut shared = std::collections::HashMap::new();
+    for (issuer, source) in issuers {
+        let Source::Introspected(introspection) = source else {
+            continue;
+        };
+        let keys_discovered = issuers.iter().any(|(other, source)| {
+            other == issuer && matches!(source, Source::Remote { jwks_uri: None })
+        });
+        if keys_discovered && introspection.discovers_with_default_client() {
+            let fetcher = crate::keys::remote::ReqwestFetcher::new().map_err(|e| {
+                ConfigError::HttpClient {
+                    reason: e.to_string(),
+                }
+            })?;
+            shared.insert(
+                issuer.clone(),
+                crate::discovery::Discovery::new(Arc::new(fetcher)),
+            );
+        }
+    }
+    Ok(shared)
 }
 
 /// Issuers whose keys [`McpAuth::prefetch`] could not load.

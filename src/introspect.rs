@@ -80,11 +80,10 @@ use bytes::Bytes;
 use tokio::sync::OnceCell;
 
 use crate::cache::{TokenCache, TokenCacheConfig, Verified};
+use crate::discovery::{Discovery, discovery_urls};
 use crate::error::ConfigError;
+use crate::fetch::{DEFAULT_FETCH_TIMEOUT, Fetch, FormPost, ReqwestFetcher};
 use crate::keys::KeySetId;
-use crate::keys::remote::{
-    DEFAULT_FETCH_TIMEOUT, Fetch, FetchRequest, FormPost, ReqwestFetcher, discovery_urls,
-};
 use crate::token::VerifiedToken;
 use crate::url;
 use crate::validate::{TokenError, TokenErrorKind};
@@ -129,6 +128,8 @@ pub struct Introspection {
     cache: TokenCacheConfig,
     timeout: Duration,
     fetcher: Option<Arc<dyn Fetch>>,
+    /// Shared with the issuer's keys, when [`McpAuth`](crate::McpAuth) builds both.
+    discovery: Option<Arc<Discovery>>,
     allow_missing_audience: bool,
 }
 
@@ -175,6 +176,7 @@ impl Introspection {
             cache: TokenCacheConfig::new().max_age(DEFAULT_CACHE_MAX_AGE),
             timeout: DEFAULT_FETCH_TIMEOUT,
             fetcher: None,
+            discovery: None,
             allow_missing_audience: false,
         }
     }
@@ -240,6 +242,18 @@ impl Introspection {
         self
     }
 
+    /// Whether the endpoint is to be discovered with the default client: only then can the
+    /// discovery be shared with the issuer's keys.
+    pub(crate) fn discovers_with_default_client(&self) -> bool {
+        self.endpoint.is_none() && self.fetcher.is_none()
+    }
+
+    /// Discovers the endpoint through `discovery`, shared with the issuer's keys.
+    pub(crate) fn discovery(mut self, discovery: Arc<Discovery>) -> Self {
+        self.discovery = Some(discovery);
+        self
+    }
+
     pub(crate) fn build(
         self,
         issuer: &str,
@@ -278,6 +292,9 @@ impl Introspection {
                 failed_at: None,
             }),
             discovering: tokio::sync::Mutex::new(()),
+            discovery: self
+                .discovery
+                .unwrap_or_else(|| Discovery::new(Arc::clone(&fetcher))),
             credentials: self.credentials,
             timeout: self.timeout,
             allow_http_loopback,
@@ -352,6 +369,7 @@ pub(crate) struct Introspector {
     endpoint: Mutex<Endpoint>,
     /// Held while discovering, so concurrent first requests share one discovery.
     discovering: tokio::sync::Mutex<()>,
+    discovery: Arc<Discovery>,
     credentials: Credentials,
     timeout: Duration,
     allow_http_loopback: bool,
@@ -565,30 +583,13 @@ impl Introspector {
 
     /// The `introspection_endpoint` of the metadata document at `url`.
     async fn discover(&self, url: &str) -> Result<String, String> {
-        #[derive(serde::Deserialize)]
-        struct Metadata {
-            issuer: Option<String>,
-            introspection_endpoint: Option<String>,
-        }
-        let response = self
-            .fetcher
-            .get(FetchRequest {
-                url: url.to_owned(),
-                timeout: self.timeout,
-                max_bytes: MAX_RESPONSE_BYTES,
-            })
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        if response.status != 200 {
-            return Err(format!("{url} answered http {}", response.status));
-        }
-        let metadata: Metadata = serde_json::from_slice(&response.body)
-            .map_err(|_| format!("{url} is not a json object"))?;
+        let metadata = self.discovery.document(url, self.timeout).await?;
         if metadata.issuer.as_deref() != Some(self.issuer.as_str()) {
             return Err(format!("{url} names another issuer"));
         }
         let endpoint = metadata
             .introspection_endpoint
+            .clone()
             .ok_or_else(|| format!("{url} has no introspection_endpoint"))?;
         check_endpoint(&endpoint, self.allow_http_loopback)
             .map_err(|reason| format!("introspection_endpoint {endpoint}: {reason}"))?;

@@ -9,7 +9,11 @@ pub mod cache;
 pub mod challenge;
 pub mod config;
 pub mod cors;
+#[cfg(feature = "remote")]
+mod discovery;
 mod error;
+#[cfg(feature = "remote")]
+mod fetch;
 pub mod future;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

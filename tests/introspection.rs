@@ -1318,3 +1318,35 @@ async fn validate_async_reports_inactive_and_unavailable() {
     assert_eq!(unavailable.kind(), TokenErrorKind::IntrospectionUnavailable);
     assert!(unavailable.retry_after_secs().is_some());
 }
+
+/// An issuer whose keys and introspection endpoint are both discovered costs its
+/// authorization server one metadata fetch: the document is shared.
+#[tokio::test]
+async fn an_issuer_used_for_keys_and_introspection_fetches_its_metadata_once() {
+    let server = IntrospectionServer::start().await;
+    let signer = TestIssuer::new(server.issuer());
+    server.serve_jwks(json!({ "keys": [signer.jwk()] }));
+    let app = app(|b| {
+        b.authorization_server(server.issuer()).introspection(
+            server.issuer(),
+            Introspection::new(CLIENT_ID, CLIENT_SECRET),
+        )
+    })
+    .await;
+    // A JWT of the issuer: its keys are discovered and fetched.
+    let jwt = signer
+        .token()
+        .audience(app.resource.clone())
+        .scope("mcp:tools")
+        .sign();
+    assert_eq!(app.status(&jwt).await, 200);
+    // An opaque token: the introspection endpoint comes from the same document.
+    server.register("opaque-token-of-the-issuer", app.active(&server));
+    assert_eq!(app.status("opaque-token-of-the-issuer").await, 200);
+    assert_eq!(server.introspections(), 1);
+    assert_eq!(
+        server.metadata_fetches(),
+        1,
+        "one metadata fetch for keys and introspection"
+    );
+}

@@ -37,8 +37,6 @@
 //! The HTTP client is pluggable through [`Fetch`]; [`ReqwestFetcher`] (rustls) is the default.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -47,14 +45,18 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::{KeyDocumentError, KeySet, KeySource, KeysUnavailable, MAX_JWKS_BYTES, RefreshFuture};
+use crate::discovery::Discovery;
+pub use crate::discovery::discovery_urls;
 use crate::error::ConfigError;
+pub use crate::fetch::{
+    DEFAULT_FETCH_TIMEOUT, Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse, FormPost,
+    ReqwestFetcher,
+};
 use crate::url;
 use schedule::{FetchBudget, load_backoff, retry_after_secs};
 
 mod schedule;
 
-/// Default time to wait for one HTTP fetch.
-pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default minimum time between background refreshes, and the rate at which the budget of
 /// fetches for unknown key ids refills.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
@@ -71,204 +73,6 @@ pub const DEFAULT_TTL_BOUNDS: (Duration, Duration) =
     (Duration::from_secs(60), Duration::from_secs(24 * 60 * 60));
 /// Default time a key set may still be used past its TTL while refreshes fail.
 pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// What a [`Fetch`] implementation is asked to get.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FetchRequest {
-    /// The URL to `GET`.
-    pub url: String,
-    /// Give up after this long.
-    pub timeout: Duration,
-    /// Refuse bodies longer than this.
-    pub max_bytes: usize,
-}
-
-/// What a [`Fetch`] is asked to `POST`: a form (`application/x-www-form-urlencoded`), as
-/// token introspection sends. `Debug` shows the URL only: the body holds a token and the
-/// authorization a client secret.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FormPost {
-    /// The URL to `POST` to.
-    pub url: String,
-    /// The form, already encoded.
-    pub body: String,
-    /// The `Authorization` header to send, if any.
-    pub authorization: Option<String>,
-    /// Give up after this long.
-    pub timeout: Duration,
-    /// Refuse bodies longer than this.
-    pub max_bytes: usize,
-}
-
-impl fmt::Debug for FormPost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FormPost")
-            .field("url", &self.url)
-            .field("timeout", &self.timeout)
-            .field("max_bytes", &self.max_bytes)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What a [`Fetch`] got back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchResponse {
-    /// The HTTP status code.
-    pub status: u16,
-    /// The `Cache-Control` header, if any.
-    pub cache_control: Option<String>,
-    /// The body, at most `max_bytes` long.
-    pub body: Bytes,
-}
-
-/// Why a fetch failed at the transport level.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FetchError {
-    /// The timeout elapsed.
-    #[error("timed out")]
-    Timeout,
-    /// The body exceeded `max_bytes`.
-    #[error("response body too large")]
-    TooLarge,
-    /// Connection, TLS or protocol failure.
-    #[error("transport error: {0}")]
-    Transport(String),
-}
-
-/// A boxed future returned by [`Fetch::get`].
-pub type FetchFuture = Pin<Box<dyn Future<Output = Result<FetchResponse, FetchError>> + Send>>;
-
-/// An HTTP client for key sources: one `GET`, no redirects, bounded in time and size. Implement
-/// it to bring your own client.
-pub trait Fetch: fmt::Debug + Send + Sync + 'static {
-    /// Gets `request.url`.
-    fn get(&self, request: FetchRequest) -> FetchFuture;
-
-    /// Posts a form to `request.url`, for [token introspection](crate::introspect). The
-    /// default refuses: implement it to introspect through your own client.
-    fn post_form(&self, request: FormPost) -> FetchFuture {
-        let _ = request;
-        Box::pin(async {
-            Err(FetchError::Transport(
-                "this http client cannot post forms".to_owned(),
-            ))
-        })
-    }
-}
-
-/// The default [`Fetch`]: reqwest with rustls, no redirects, no proxy from the environment.
-#[derive(Debug, Clone)]
-pub struct ReqwestFetcher {
-    client: reqwest::Client,
-}
-
-impl ReqwestFetcher {
-    /// A fetcher with its own client.
-    ///
-    /// # Errors
-    /// [`FetchError::Transport`] when the TLS backend cannot be initialized.
-    pub fn new() -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .map_err(|e| FetchError::Transport(e.to_string()))?;
-        Ok(ReqwestFetcher { client })
-    }
-}
-
-impl Fetch for ReqwestFetcher {
-    fn get(&self, request: FetchRequest) -> FetchFuture {
-        let sent = self
-            .client
-            .get(&request.url)
-            .header(http::header::ACCEPT, "application/json");
-        Box::pin(send_bounded(sent, request.timeout, request.max_bytes))
-    }
-
-    fn post_form(&self, request: FormPost) -> FetchFuture {
-        let mut sent = self
-            .client
-            .post(&request.url)
-            .header(http::header::ACCEPT, "application/json")
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(request.body);
-        if let Some(authorization) = request.authorization {
-            match http::HeaderValue::from_str(&authorization) {
-                Ok(mut value) => {
-                    // Client credentials: kept out of HTTP/2 header compression tables and
-                    // `Debug` output.
-                    value.set_sensitive(true);
-                    sent = sent.header(http::header::AUTHORIZATION, value);
-                }
-                Err(_) => {
-                    return Box::pin(async {
-                        Err(FetchError::Transport(
-                            "the authorization header is not a valid header value".to_owned(),
-                        ))
-                    });
-                }
-            }
-        }
-        Box::pin(send_bounded(sent, request.timeout, request.max_bytes))
-    }
-}
-
-/// Sends `request` and reads at most `max_bytes` of the answer, all within `timeout`.
-async fn send_bounded(
-    request: reqwest::RequestBuilder,
-    timeout: Duration,
-    max_bytes: usize,
-) -> Result<FetchResponse, FetchError> {
-    let fetch = async {
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| FetchError::Transport(without_url(e)))?;
-        let status = response.status().as_u16();
-        let cache_control = response
-            .headers()
-            .get(http::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        if response
-            .content_length()
-            .is_some_and(|len| len > max_bytes as u64)
-        {
-            return Err(FetchError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| FetchError::Transport(without_url(e)))?
-        {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(FetchResponse {
-            status,
-            cache_control,
-            body: body.into(),
-        })
-    };
-    tokio::time::timeout(timeout, fetch)
-        .await
-        .unwrap_or(Err(FetchError::Timeout))
-}
-
-/// The error's text without its URL, which may carry credentials in a query.
-fn without_url(error: reqwest::Error) -> String {
-    error.without_url().to_string()
-}
 
 /// Why keys could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -366,6 +170,7 @@ struct Inner {
     issuer: String,
     explicit_jwks_uri: Option<String>,
     fetcher: Arc<dyn Fetch>,
+    discovery: Arc<Discovery>,
     settings: Settings,
     snapshot: ArcSwapOption<Snapshot>,
     /// Short critical sections only; never held across an `.await`.
@@ -441,6 +246,8 @@ pub struct RemoteJwksBuilder {
     issuer: String,
     jwks_uri: Option<String>,
     fetcher: Option<Arc<dyn Fetch>>,
+    /// Shared with the issuer's introspection, when [`McpAuth`](crate::McpAuth) builds both.
+    discovery: Option<Arc<Discovery>>,
     settings: Settings,
 }
 
@@ -452,6 +259,7 @@ impl RemoteJwks {
             issuer: issuer.into(),
             jwks_uri: None,
             fetcher: None,
+            discovery: None,
             settings: Settings {
                 fetch_timeout: DEFAULT_FETCH_TIMEOUT,
                 min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
@@ -503,6 +311,12 @@ impl RemoteJwks {
 }
 
 impl RemoteJwksBuilder {
+    /// Discovers through `discovery`, shared with the issuer's introspection.
+    pub(crate) fn discovery(mut self, discovery: Arc<Discovery>) -> Self {
+        self.discovery = Some(discovery);
+        self
+    }
+
     /// Fetch keys from this URL instead of discovering it.
     pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
         self.jwks_uri = Some(url.into());
@@ -517,6 +331,7 @@ impl RemoteJwksBuilder {
 
     /// The HTTP client. Defaults to [`ReqwestFetcher`].
     pub fn fetcher(mut self, fetcher: impl Fetch) -> Self {
+        self.discovery = None;
         self.fetcher = Some(Arc::new(fetcher));
         self
     }
@@ -619,11 +434,15 @@ impl RemoteJwksBuilder {
                 reason: e.to_string(),
             })?),
         };
+        let discovery = self
+            .discovery
+            .unwrap_or_else(|| Discovery::new(Arc::clone(&fetcher)));
         Ok(RemoteJwks {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
                 explicit_jwks_uri: self.jwks_uri,
                 fetcher,
+                discovery,
                 control: Mutex::new(Control::new(&self.settings)),
                 settings: self.settings,
                 snapshot: ArcSwapOption::empty(),
@@ -961,34 +780,18 @@ impl Inner {
     }
 
     async fn discover(&self, url: &str) -> Result<String, KeyFetchError> {
-        #[derive(serde::Deserialize)]
-        struct Metadata {
-            issuer: Option<String>,
-            jwks_uri: Option<String>,
-        }
-        let response = self
-            .fetcher
-            .get(FetchRequest {
-                url: url.to_owned(),
-                timeout: self.settings.fetch_timeout,
-                max_bytes: MAX_JWKS_BYTES,
-            })
+        let metadata = self
+            .discovery
+            .document(url, self.settings.fetch_timeout)
             .await
-            .map_err(|e| KeyFetchError::Discovery(format!("{url}: {e}")))?;
-        if response.status != 200 {
-            return Err(KeyFetchError::Discovery(format!(
-                "{url} answered http {}",
-                response.status
-            )));
-        }
-        let metadata: Metadata = serde_json::from_slice(&response.body)
-            .map_err(|_| KeyFetchError::Discovery(format!("{url} is not a json object")))?;
-        let found = metadata.issuer.unwrap_or_default();
+            .map_err(KeyFetchError::Discovery)?;
+        let found = metadata.issuer.clone().unwrap_or_default();
         if found != self.issuer {
             return Err(KeyFetchError::IssuerMismatch { found });
         }
         let jwks_uri = metadata
             .jwks_uri
+            .clone()
             .ok_or_else(|| KeyFetchError::Discovery("metadata has no jwks_uri".to_owned()))?;
         url::split(&jwks_uri)
             .and_then(|parts| url::check_secure(&parts, self.settings.allow_http_loopback))
@@ -998,24 +801,6 @@ impl Inner {
             })?;
         Ok(jwks_uri)
     }
-}
-
-/// The metadata URLs to try for `issuer`, in order: RFC 8414 (path-inserted), then OpenID
-/// Connect Discovery (appended).
-pub fn discovery_urls(issuer: &str) -> Vec<String> {
-    let mut urls = Vec::with_capacity(2);
-    if let Ok(parts) = url::split(issuer) {
-        let path = if parts.path == "/" { "" } else { parts.path };
-        urls.push(format!(
-            "{}://{}/.well-known/oauth-authorization-server{path}",
-            parts.scheme, parts.authority
-        ));
-    }
-    urls.push(format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    ));
-    urls
 }
 
 #[cfg(test)]

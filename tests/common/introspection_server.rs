@@ -5,6 +5,7 @@
 //! | path | answer |
 //! |---|---|
 //! | `GET /.well-known/oauth-authorization-server` | `{"issuer", "introspection_endpoint"}` |
+//! | `GET /jwks` | the key set given to [`IntrospectionServer::serve_jwks`] (then also named as `jwks_uri` in the metadata), else 404 |
 //! | `POST /introspect` | the answer registered for the form's `token`, `{"active": false}` by default; 401 `invalid_client` when the client authentication is not the expected one |
 //! | anything else | 404 |
 
@@ -104,6 +105,7 @@ struct State {
     last: Mutex<Option<Seen>>,
     introspections: AtomicUsize,
     metadata_fetches: AtomicUsize,
+    jwks: Mutex<Option<Value>>,
 }
 
 /// A running introspection endpoint on `127.0.0.1:<port>`; its issuer is
@@ -133,6 +135,7 @@ impl IntrospectionServer {
             last: Mutex::new(None),
             introspections: AtomicUsize::new(0),
             metadata_fetches: AtomicUsize::new(0),
+            jwks: Mutex::new(None),
         });
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(accept_loop(listener, Arc::clone(&state), stopped));
@@ -145,6 +148,12 @@ impl IntrospectionServer {
 
     pub fn issuer(&self) -> &str {
         &self.state.issuer
+    }
+
+    /// Publishes `jwks` at `/jwks`, named as `jwks_uri` in the metadata: the server is then
+    /// also the key source of its issuer.
+    pub fn serve_jwks(&self, jwks: Value) {
+        *lock(&self.state.jwks) = Some(jwks);
     }
 
     pub fn endpoint(&self) -> String {
@@ -258,12 +267,21 @@ async fn respond(
         let issuer = faults
             .advertised_issuer
             .unwrap_or_else(|| state.issuer.clone());
-        let metadata = json!({
+        let mut metadata = json!({
             "issuer": issuer,
             "introspection_endpoint": format!("{}/introspect", state.issuer),
             "token_endpoint": format!("{}/token", state.issuer),
         });
+        if lock(&state.jwks).is_some() {
+            metadata["jwks_uri"] = json!(format!("{}/jwks", state.issuer));
+        }
         return Ok(json(StatusCode::OK, &metadata));
+    }
+    if path == "/jwks" {
+        return Ok(match lock(&state.jwks).clone() {
+            Some(jwks) => json(StatusCode::OK, &jwks),
+            None => json(StatusCode::NOT_FOUND, &json!({})),
+        });
     }
     if path != "/introspect" {
         return Ok(json(StatusCode::NOT_FOUND, &json!({})));

@@ -1,0 +1,211 @@
+//! The HTTP port of the crate: [`Fetch`], one bounded `GET` (and a form `POST` for token
+//! introspection), and its default implementation on reqwest with rustls, [`ReqwestFetcher`].
+//! Key sources, introspection and discovery reach the network through it only; implement it to
+//! bring your own client.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Default time to wait for one HTTP fetch.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// What a [`Fetch`] implementation is asked to get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchRequest {
+    /// The URL to `GET`.
+    pub url: String,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Refuse bodies longer than this.
+    pub max_bytes: usize,
+}
+
+/// What a [`Fetch`] is asked to `POST`: a form (`application/x-www-form-urlencoded`), as
+/// token introspection sends. `Debug` shows the URL only: the body holds a token and the
+/// authorization a client secret.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FormPost {
+    /// The URL to `POST` to.
+    pub url: String,
+    /// The form, already encoded.
+    pub body: String,
+    /// The `Authorization` header to send, if any.
+    pub authorization: Option<String>,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Refuse bodies longer than this.
+    pub max_bytes: usize,
+}
+
+impl fmt::Debug for FormPost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FormPost")
+            .field("url", &self.url)
+            .field("timeout", &self.timeout)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`Fetch`] got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Cache-Control` header, if any.
+    pub cache_control: Option<String>,
+    /// The body, at most `max_bytes` long.
+    pub body: Bytes,
+}
+
+/// Why a fetch failed at the transport level.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The timeout elapsed.
+    #[error("timed out")]
+    Timeout,
+    /// The body exceeded `max_bytes`.
+    #[error("response body too large")]
+    TooLarge,
+    /// Connection, TLS or protocol failure.
+    #[error("transport error: {0}")]
+    Transport(String),
+}
+
+/// A boxed future returned by [`Fetch::get`].
+pub type FetchFuture = Pin<Box<dyn Future<Output = Result<FetchResponse, FetchError>> + Send>>;
+
+/// An HTTP client for key sources: one `GET`, no redirects, bounded in time and size. Implement
+/// it to bring your own client.
+pub trait Fetch: fmt::Debug + Send + Sync + 'static {
+    /// Gets `request.url`.
+    fn get(&self, request: FetchRequest) -> FetchFuture;
+
+    /// Posts a form to `request.url`, for [token introspection](crate::introspect). The
+    /// default refuses: implement it to introspect through your own client.
+    fn post_form(&self, request: FormPost) -> FetchFuture {
+        let _ = request;
+        Box::pin(async {
+            Err(FetchError::Transport(
+                "this http client cannot post forms".to_owned(),
+            ))
+        })
+    }
+}
+
+/// The default [`Fetch`]: reqwest with rustls, no redirects, no proxy from the environment.
+#[derive(Debug, Clone)]
+pub struct ReqwestFetcher {
+    client: reqwest::Client,
+}
+
+impl ReqwestFetcher {
+    /// A fetcher with its own client.
+    ///
+    /// # Errors
+    /// [`FetchError::Transport`] when the TLS backend cannot be initialized.
+    pub fn new() -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| FetchError::Transport(e.to_string()))?;
+        Ok(ReqwestFetcher { client })
+    }
+}
+
+impl Fetch for ReqwestFetcher {
+    fn get(&self, request: FetchRequest) -> FetchFuture {
+        let sent = self
+            .client
+            .get(&request.url)
+            .header(http::header::ACCEPT, "application/json");
+        Box::pin(send_bounded(sent, request.timeout, request.max_bytes))
+    }
+
+    fn post_form(&self, request: FormPost) -> FetchFuture {
+        let mut sent = self
+            .client
+            .post(&request.url)
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(request.body);
+        if let Some(authorization) = request.authorization {
+            match http::HeaderValue::from_str(&authorization) {
+                Ok(mut value) => {
+                    // Client credentials: kept out of HTTP/2 header compression tables and
+                    // `Debug` output.
+                    value.set_sensitive(true);
+                    sent = sent.header(http::header::AUTHORIZATION, value);
+                }
+                Err(_) => {
+                    return Box::pin(async {
+                        Err(FetchError::Transport(
+                            "the authorization header is not a valid header value".to_owned(),
+                        ))
+                    });
+                }
+            }
+        }
+        Box::pin(send_bounded(sent, request.timeout, request.max_bytes))
+    }
+}
+
+/// Sends `request` and reads at most `max_bytes` of the answer, all within `timeout`.
+async fn send_bounded(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<FetchResponse, FetchError> {
+    let fetch = async {
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| FetchError::Transport(without_url(e)))?;
+        let status = response.status().as_u16();
+        let cache_control = response
+            .headers()
+            .get(http::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if response
+            .content_length()
+            .is_some_and(|len| len > max_bytes as u64)
+        {
+            return Err(FetchError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| FetchError::Transport(without_url(e)))?
+        {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchResponse {
+            status,
+            cache_control,
+            body: body.into(),
+        })
+    };
+    tokio::time::timeout(timeout, fetch)
+        .await
+        .unwrap_or(Err(FetchError::Timeout))
+}
+
+/// The error's text without its URL, which may carry credentials in a query.
+fn without_url(error: reqwest::Error) -> String {
+    error.without_url().to_string()
+}
