@@ -86,7 +86,7 @@ use crate::fetch::{DEFAULT_FETCH_TIMEOUT, Fetch, FormPost, ReqwestFetcher};
 use crate::keys::KeySetId;
 use crate::token::VerifiedToken;
 use crate::url;
-use crate::validate::{TokenError, TokenErrorKind};
+use crate::validate::error::{TokenError, TokenErrorKind};
 
 /// Default longest time a cached introspection answer is used: the staleness bound for
 /// revocation.

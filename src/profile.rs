@@ -67,7 +67,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::token::VerifiedToken;
-use crate::validate::TypPolicy;
+use crate::validate::limits::TypPolicy;
 
 /// How a scope claim is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -320,7 +320,7 @@ impl IssuerProfile {
         }
         if self
             .leeway
-            .is_some_and(|secs| secs > crate::validate::MAX_LEEWAY_SECS)
+            .is_some_and(|secs| secs > crate::validate::limits::MAX_LEEWAY_SECS)
         {
             return Some("the leeway exceeds 300 seconds");
         }
