@@ -1,26 +1,26 @@
 //! [`McpAuth`]: the one configuration that builds every layer.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
-use http::{Request, Response};
-use tower::{Layer, Service};
+use tower::Layer;
 
 use crate::bearer::{BearerAuth, BearerAuthLayer, Config};
-use crate::body::{FullBody, ResponseBody};
 use crate::body_limits::ReadLimits;
 use crate::challenge::is_scope_char;
 use crate::cors::{McpCors, McpCorsLayer};
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
-use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata};
+use crate::metadata::{
+    self, MetadataDocument, ProtectedResourceMetadata, ServeMetadata, ServeMetadataLayer,
+};
 use crate::operation::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES,
-    OperationExtractor, OperationLayer, OperationReader,
+    OperationExtractor, OperationExtractorLayer, OperationReader,
 };
 use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
 use crate::policy::{OperationScopes, ScopePolicy, ScopePolicyLayer};
-use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionLayer};
+use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionGateLayer};
 use crate::scope::{OFFLINE_ACCESS, ScopeHierarchy};
 use crate::session::{SessionBinding, SessionBindingLayer};
 use crate::url;
@@ -38,7 +38,7 @@ pub struct McpAuth {
     /// Shared by both operation layers: one byte budget for the whole stack.
     body: ReadLimits,
     origin: Arc<OriginPolicy>,
-    protocol_versions: ProtocolVersionLayer,
+    protocol_versions: ProtocolVersionGateLayer,
     metadata: Arc<MetadataDocument>,
     metadata_path: Arc<str>,
     /// Whether the document is also served at the root well-known path.
@@ -163,9 +163,9 @@ impl McpAuth {
     /// ([`protocol_version_layer`](Self::protocol_version_layer), inside it) will refuse, so
     /// that the refusal echoes the JSON-RPC `id`. Shares its byte budget with
     /// [`anonymous_operation_layer`](Self::anonymous_operation_layer).
-    pub fn operation_layer(&self) -> OperationLayer {
-        let layer =
-            OperationLayer::from_limits(self.body.clone()).echo_ids_for(&self.protocol_versions);
+    pub fn operation_layer(&self) -> OperationExtractorLayer {
+        let layer = OperationExtractorLayer::from_limits(self.body.clone())
+            .echo_ids_for(&self.protocol_versions);
         if self.config.operations.is_empty() {
             layer.without_operations()
         } else {
@@ -176,10 +176,11 @@ impl McpAuth {
     /// Only the operation extraction outside the bearer layer, which reads the requests
     /// without credentials when some methods may be called anonymously (the bearer layer needs
     /// their operations to decide); it reads nothing otherwise. With it outside, put
-    /// [`operation_layer`](Self::operation_layer)`.`[`rereading()`](OperationLayer::rereading)
+    /// [`operation_layer`](Self::operation_layer)`.`[`rereading()`](OperationExtractorLayer::rereading)
     /// inside the bearer layer, as [`layer`](Self::layer) does.
-    pub fn anonymous_operation_layer(&self) -> OperationLayer {
-        let layer = OperationLayer::from_limits(self.body.clone()).without_credentials_only();
+    pub fn anonymous_operation_layer(&self) -> OperationExtractorLayer {
+        let layer =
+            OperationExtractorLayer::from_limits(self.body.clone()).without_credentials_only();
         if self.config.operations.has_anonymous() {
             layer
         } else {
@@ -199,7 +200,7 @@ impl McpAuth {
     }
 
     /// Only the `MCP-Protocol-Version` gate.
-    pub fn protocol_version_layer(&self) -> ProtocolVersionLayer {
+    pub fn protocol_version_layer(&self) -> ProtocolVersionGateLayer {
         self.protocol_versions.clone()
     }
 
@@ -210,12 +211,12 @@ impl McpAuth {
 
     /// Only the metadata route: answers the well-known metadata path and passes everything
     /// else through.
-    pub fn metadata_layer(&self) -> MetadataLayer {
-        MetadataLayer {
-            document: Arc::clone(&self.metadata),
-            path: Arc::clone(&self.metadata_path),
-            root: self.root_metadata,
-        }
+    pub fn metadata_layer(&self) -> ServeMetadataLayer {
+        ServeMetadataLayer::new(
+            Arc::clone(&self.metadata),
+            Arc::clone(&self.metadata_path),
+            self.root_metadata,
+        )
     }
 
     /// Only bearer authentication.
@@ -716,8 +717,8 @@ impl McpAuthBuilder {
         }
 
         let protocol_versions = match self.protocol_versions {
-            Some(versions) => ProtocolVersionLayer::with_supported(versions)?,
-            None => ProtocolVersionLayer::new(),
+            Some(versions) => ProtocolVersionGateLayer::with_supported(versions)?,
+            None => ProtocolVersionGateLayer::new(),
         };
 
         let mut document = ProtectedResourceMetadata::new(self.resource);
@@ -852,76 +853,16 @@ impl<S> Layer<S> for McpAuthCorsLayer {
     }
 }
 
-/// Serves the metadata document at its well-known path; made by
-/// [`McpAuth::metadata_layer`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct MetadataLayer {
-    document: Arc<MetadataDocument>,
-    path: Arc<str>,
-    root: bool,
-}
-
-impl<S> Layer<S> for MetadataLayer {
-    type Service = ServeMetadata<S>;
-
-    fn layer(&self, inner: S) -> ServeMetadata<S> {
-        ServeMetadata {
-            inner,
-            document: Arc::clone(&self.document),
-            path: Arc::clone(&self.path),
-            root: self.root,
-        }
-    }
-}
-
-/// Middleware answering the metadata path itself, whatever the request carries (no auth, no
-/// version check), and passing every other request on.
-///
-/// Readiness is the inner service's: like any tower middleware it reports ready only when the
-/// service beneath is, so put capacity limits (`ConcurrencyLimit`, `Buffer`) inside the auth
-/// layer, not around it, if metadata must stay reachable under load.
-#[derive(Debug, Clone)]
-pub struct ServeMetadata<S> {
-    inner: S,
-    document: Arc<MetadataDocument>,
-    path: Arc<str>,
-    /// Also at [`metadata::WELL_KNOWN_SUFFIX`] itself.
-    root: bool,
-}
-
-impl<S> ServeMetadata<S> {
-    crate::macros::inner_service_accessors!();
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ServeMetadata<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-{
-    type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = crate::future::EitherResponse<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let path = request.uri().path();
-        if path == &*self.path || (self.root && path == metadata::WELL_KNOWN_SUFFIX) {
-            let response: Response<FullBody> = self.document.respond(&request);
-            crate::future::EitherResponse::ready(response)
-        } else {
-            crate::future::EitherResponse::inner(self.inner.call(request))
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::convert::Infallible;
     use std::future::Ready;
+
+    use std::task::Context;
+
+    use http::{Request, Response};
+    use tower::Service;
 
     use super::*;
     use crate::bearer;
@@ -987,13 +928,13 @@ mod tests {
     fn layers_services_and_futures_are_send_sync_and_clone() {
         send_sync_clone::<McpAuth>();
         send_sync_clone::<McpAuthLayer>();
-        send_sync_clone::<MetadataLayer>();
+        send_sync_clone::<ServeMetadataLayer>();
         send_sync_clone::<BearerAuthLayer>();
         send_sync_clone::<McpAuthLayer>();
         send_sync_clone::<crate::VerifiedToken>();
         send::<bearer::ResponseFuture<Svc, String>>();
         send::<crate::future::EitherResponse<<BearerAuth<Svc> as Service<Request<String>>>::Future>>(
         );
-        send::<ResponseBody<String>>();
+        send::<crate::body::ResponseBody<String>>();
     }
 }

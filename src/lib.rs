@@ -50,10 +50,10 @@ pub mod testing;
 pub mod dev_server;
 
 pub use auth::{
-    GuardedService, McpAuth, McpAuthBuilder, McpAuthCorsLayer, McpAuthLayer, MetadataLayer,
-    PrefetchError, ServeMetadata,
+    GuardedService, McpAuth, McpAuthBuilder, McpAuthCorsLayer, McpAuthLayer, PrefetchError,
 };
 pub use bearer::{AuthError, AuthErrorKind, BearerAuth, BearerAuthLayer};
 pub use error::ConfigError;
+pub use metadata::{ServeMetadata, ServeMetadataLayer};
 pub use observe::TRACE_TARGET;
 pub use token::VerifiedToken;

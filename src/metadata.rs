@@ -331,6 +331,81 @@ impl<B> tower::Service<Request<B>> for MetadataService {
     }
 }
 
+/// Serves the metadata document at its well-known path; made by
+/// [`McpAuth::metadata_layer`](crate::McpAuth::metadata_layer).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServeMetadataLayer {
+    document: Arc<MetadataDocument>,
+    path: Arc<str>,
+    root: bool,
+}
+
+impl ServeMetadataLayer {
+    pub(crate) fn new(document: Arc<MetadataDocument>, path: Arc<str>, root: bool) -> Self {
+        ServeMetadataLayer {
+            document,
+            path,
+            root,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for ServeMetadataLayer {
+    type Service = ServeMetadata<S>;
+
+    fn layer(&self, inner: S) -> ServeMetadata<S> {
+        ServeMetadata {
+            inner,
+            document: Arc::clone(&self.document),
+            path: Arc::clone(&self.path),
+            root: self.root,
+        }
+    }
+}
+
+/// Middleware answering the metadata path itself, whatever the request carries (no auth, no
+/// version check), and passing every other request on.
+///
+/// Readiness is the inner service's: like any tower middleware it reports ready only when the
+/// service beneath is, so put capacity limits (`ConcurrencyLimit`, `Buffer`) inside the auth
+/// layer, not around it, if metadata must stay reachable under load.
+#[derive(Debug, Clone)]
+pub struct ServeMetadata<S> {
+    inner: S,
+    document: Arc<MetadataDocument>,
+    path: Arc<str>,
+    /// Also at [`WELL_KNOWN_SUFFIX`] itself.
+    root: bool,
+}
+
+impl<S> ServeMetadata<S> {
+    crate::macros::inner_service_accessors!();
+}
+
+impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for ServeMetadata<S>
+where
+    S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<crate::body::ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = crate::future::EitherResponse<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let path = request.uri().path();
+        if path == &*self.path || (self.root && path == WELL_KNOWN_SUFFIX) {
+            let response: Response<FullBody> = self.document.respond(&request);
+            crate::future::EitherResponse::ready(response)
+        } else {
+            crate::future::EitherResponse::inner(self.inner.call(request))
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {

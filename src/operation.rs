@@ -9,7 +9,7 @@
 //! (default 1 MiB, 413 beyond), in time (default 10 s, 408 after) and in bytes held at once
 //! across all requests (default 64 MiB, 503 beyond, at once rather than queued).
 //!
-//! [`OperationLayer`] puts the result in the request extensions as [`McpOperations`], where the
+//! [`OperationExtractorLayer`] puts the result in the request extensions as [`McpOperations`], where the
 //! per-operation scope policy reads it. It sits inside the bearer layer: no byte of a body is
 //! read before its token is validated. Only requests without credentials, when some methods may
 //! be called anonymously, are read before (the bearer layer needs their operations).
@@ -44,7 +44,7 @@ use crate::body_limits::{Budget, ReadLimits, ReadRefusal, Reservation};
 pub use crate::body_limits::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES,
 };
-use crate::protocol_version::{ProtocolVersion, ProtocolVersionLayer};
+use crate::protocol_version::{ProtocolVersion, ProtocolVersionGateLayer};
 
 /// The `Mcp-Method` header (2026-07-28).
 pub const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
@@ -261,7 +261,7 @@ where
     }
 }
 
-/// Which requests an [`OperationLayer`] reads.
+/// Which requests an [`OperationExtractorLayer`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
     /// Every request whose operations are not known yet.
@@ -285,21 +285,21 @@ enum Which {
 /// with 503 and `Retry-After: 1`, never queued). Clones share the byte budget.
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct OperationLayer {
+pub struct OperationExtractorLayer {
     limits: ReadLimits,
     /// Whether operations are read at all (`false`: only for version refusals, if any).
     operations: bool,
     which: Which,
     /// The versions a gate inside this layer supports: requests it will refuse are read so
     /// that its error can echo the JSON-RPC `id`.
-    version_gate: Option<ProtocolVersionLayer>,
+    version_gate: Option<ProtocolVersionGateLayer>,
 }
 
-impl OperationLayer {
+impl OperationExtractorLayer {
     /// Reads bodies of up to `max_body_bytes`, within [`DEFAULT_BODY_READ_TIMEOUT`] and
     /// [`DEFAULT_MAX_BUFFERED_BYTES`] held at once.
     pub fn new(max_body_bytes: usize) -> Self {
-        OperationLayer {
+        OperationExtractorLayer {
             limits: ReadLimits::new(
                 max_body_bytes,
                 DEFAULT_BODY_READ_TIMEOUT,
@@ -313,7 +313,7 @@ impl OperationLayer {
 
     /// Reads nothing: for stacks without per-operation rules.
     pub fn disabled() -> Self {
-        OperationLayer {
+        OperationExtractorLayer {
             operations: false,
             ..Self::default()
         }
@@ -344,7 +344,7 @@ impl OperationLayer {
 
     /// Also reads the bodies of requests that `gate`, placed inside this layer, will refuse
     /// for their `MCP-Protocol-Version`, so that its 400 echoes the request's JSON-RPC `id`.
-    pub fn echo_ids_for(mut self, gate: &ProtocolVersionLayer) -> Self {
+    pub fn echo_ids_for(mut self, gate: &ProtocolVersionGateLayer) -> Self {
         self.version_gate = Some(gate.clone());
         self
     }
@@ -356,7 +356,7 @@ impl OperationLayer {
     }
 
     pub(crate) fn from_limits(limits: ReadLimits) -> Self {
-        OperationLayer {
+        OperationExtractorLayer {
             limits,
             ..Self::default()
         }
@@ -390,7 +390,7 @@ impl OperationLayer {
     }
 }
 
-impl Default for OperationLayer {
+impl Default for OperationExtractorLayer {
     fn default() -> Self {
         Self::new(DEFAULT_MAX_BODY_BYTES)
     }
@@ -401,7 +401,7 @@ enum Plan {
     Read,
 }
 
-impl<S> Layer<S> for OperationLayer {
+impl<S> Layer<S> for OperationExtractorLayer {
     type Service = OperationExtractor<S>;
 
     fn layer(&self, inner: S) -> OperationExtractor<S> {
@@ -416,7 +416,7 @@ impl<S> Layer<S> for OperationLayer {
 #[derive(Debug, Clone)]
 pub struct OperationExtractor<S> {
     inner: S,
-    layer: OperationLayer,
+    layer: OperationExtractorLayer,
 }
 
 impl<S> OperationExtractor<S> {
@@ -442,11 +442,11 @@ where
     }
 }
 
-/// Applies [`OperationReader`]; made by [`OperationLayer::rereading`].
+/// Applies [`OperationReader`]; made by [`OperationExtractorLayer::rereading`].
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct OperationReaderLayer {
-    layer: OperationLayer,
+    layer: OperationExtractorLayer,
 }
 
 impl<S> Layer<S> for OperationReaderLayer {
@@ -466,7 +466,7 @@ impl<S> Layer<S> for OperationReaderLayer {
 #[derive(Debug, Clone)]
 pub struct OperationReader<S> {
     inner: S,
-    layer: OperationLayer,
+    layer: OperationExtractorLayer,
 }
 
 impl<S> OperationReader<S> {
@@ -492,7 +492,7 @@ where
     }
 }
 
-impl OperationLayer {
+impl OperationExtractorLayer {
     /// This layer for inside another operation layer: see [`OperationReader`].
     pub fn rereading(self) -> OperationReaderLayer {
         OperationReaderLayer { layer: self }

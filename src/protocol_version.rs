@@ -5,7 +5,7 @@
 //! [`is_legacy`](ProtocolVersion::is_legacy)). [`ProtocolVersion::from_headers`] reads the header
 //! of a request without judging it.
 //!
-//! [`ProtocolVersionLayer`] refuses requests whose `MCP-Protocol-Version` header names a revision
+//! [`ProtocolVersionGateLayer`] refuses requests whose `MCP-Protocol-Version` header names a revision
 //! the server does not support, before they reach the MCP server:
 //!
 //! | request | outcome |
@@ -68,12 +68,12 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::BodyExt;
 //! use mcp_server_auth::protocol_version::{
-//!     ProtocolVersion, ProtocolVersionLayer, UnsupportedVersion, UnsupportedVersionKind,
+//!     ProtocolVersion, ProtocolVersionGateLayer, UnsupportedVersion, UnsupportedVersionKind,
 //! };
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let gate = ProtocolVersionLayer::with_supported([
+//! let gate = ProtocolVersionGateLayer::with_supported([
 //!     ProtocolVersion::V2025_11_25,
 //!     ProtocolVersion::V2026_07_28,
 //! ])?;
@@ -437,15 +437,15 @@ fn reject(
 /// the [module docs](self). Cheap to clone.
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct ProtocolVersionLayer {
+pub struct ProtocolVersionGateLayer {
     /// Newest first, without duplicates, never empty.
     supported: Arc<[ProtocolVersion]>,
 }
 
-impl ProtocolVersionLayer {
+impl ProtocolVersionGateLayer {
     /// A gate supporting every revision this crate knows ([`ProtocolVersion::ALL`]).
     pub fn new() -> Self {
-        ProtocolVersionLayer {
+        ProtocolVersionGateLayer {
             supported: ProtocolVersion::ALL.iter().rev().copied().collect(),
         }
     }
@@ -466,7 +466,7 @@ impl ProtocolVersionLayer {
         let mut supported: Vec<ProtocolVersion> = versions.into_iter().collect();
         supported.sort_unstable_by(|a, b| b.cmp(a));
         supported.dedup();
-        (!supported.is_empty()).then(|| ProtocolVersionLayer {
+        (!supported.is_empty()).then(|| ProtocolVersionGateLayer {
             supported: supported.into(),
         })
     }
@@ -482,13 +482,13 @@ impl ProtocolVersionLayer {
     }
 }
 
-impl Default for ProtocolVersionLayer {
+impl Default for ProtocolVersionGateLayer {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<S> Layer<S> for ProtocolVersionLayer {
+impl<S> Layer<S> for ProtocolVersionGateLayer {
     type Service = ProtocolVersionGate<S>;
 
     fn layer(&self, inner: S) -> ProtocolVersionGate<S> {
@@ -501,7 +501,7 @@ impl<S> Layer<S> for ProtocolVersionLayer {
 
 /// Middleware refusing requests whose `MCP-Protocol-Version` header names an unsupported
 /// revision with a 400 JSON-RPC error, and passing every other request on; made by
-/// [`ProtocolVersionLayer`]. See the [module docs](self).
+/// [`ProtocolVersionGateLayer`]. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct ProtocolVersionGate<S> {
     inner: S,
@@ -510,9 +510,9 @@ pub struct ProtocolVersionGate<S> {
 
 impl<S> ProtocolVersionGate<S> {
     /// Wraps `inner`, supporting every revision this crate knows. Use a
-    /// [`ProtocolVersionLayer`] to choose the revisions.
+    /// [`ProtocolVersionGateLayer`] to choose the revisions.
     pub fn new(inner: S) -> Self {
-        ProtocolVersionLayer::new().layer(inner)
+        ProtocolVersionGateLayer::new().layer(inner)
     }
 
     crate::macros::inner_service_accessors!();
@@ -588,7 +588,7 @@ mod tests {
         request.body(()).unwrap()
     }
 
-    fn send(layer: &ProtocolVersionLayer, request: Request<()>) -> (Response<()>, Bytes) {
+    fn send(layer: &ProtocolVersionGateLayer, request: Request<()>) -> (Response<()>, Bytes) {
         block_on(async {
             let response = layer.layer(inner()).oneshot(request).await.unwrap();
             let (parts, body) = response.into_parts();
@@ -605,7 +605,7 @@ mod tests {
 
     #[test]
     fn each_known_version_passes_the_default_gate() {
-        let layer = ProtocolVersionLayer::new();
+        let layer = ProtocolVersionGateLayer::new();
         for version in ProtocolVersion::ALL {
             let (response, body) = send(
                 &layer,
@@ -619,7 +619,7 @@ mod tests {
 
     #[test]
     fn absent_header_passes_for_every_method() {
-        let layer = ProtocolVersionLayer::new();
+        let layer = ProtocolVersionGateLayer::new();
         for method in [Method::POST, Method::GET, Method::DELETE] {
             let (response, body) = send(&layer, request(method.clone(), &[]));
             assert_eq!(response.status(), StatusCode::OK, "{method}");
@@ -731,7 +731,7 @@ mod tests {
                     .collect::<String>(),
             ),
         ];
-        let layer = ProtocolVersionLayer::new();
+        let layer = ProtocolVersionGateLayer::new();
         for Case {
             name,
             values,
@@ -776,7 +776,7 @@ mod tests {
 
     #[test]
     fn restricted_set_refuses_an_otherwise_known_version() {
-        let layer = ProtocolVersionLayer::with_supported([
+        let layer = ProtocolVersionGateLayer::with_supported([
             ProtocolVersion::V2025_11_25,
             ProtocolVersion::V2026_07_28,
         ])
@@ -802,7 +802,7 @@ mod tests {
 
     #[test]
     fn options_preflight_passes_whatever_the_header() {
-        let layer = ProtocolVersionLayer::new();
+        let layer = ProtocolVersionGateLayer::new();
         let cases: [(&str, &[&[u8]]); 4] = [
             ("unknown", &[b"1900-01-01"]),
             ("non-utf-8", &[b"\xff"]),
@@ -820,7 +820,7 @@ mod tests {
     fn rejected_requests_never_reach_the_inner_service() {
         let calls = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&calls);
-        let service = ProtocolVersionLayer::new().layer(service_fn(move |_req: Request<()>| {
+        let service = ProtocolVersionGateLayer::new().layer(service_fn(move |_req: Request<()>| {
             counter.fetch_add(1, Ordering::SeqCst);
             std::future::ready(Ok::<_, Infallible>(Response::new(String::new())))
         }));
@@ -831,7 +831,7 @@ mod tests {
 
     #[test]
     fn header_name_is_case_insensitive() {
-        let layer = ProtocolVersionLayer::with_supported([ProtocolVersion::LATEST]).unwrap();
+        let layer = ProtocolVersionGateLayer::with_supported([ProtocolVersion::LATEST]).unwrap();
         for name in [
             "MCP-Protocol-Version",
             "mcp-protocol-version",
@@ -955,7 +955,7 @@ mod tests {
     #[test]
     fn supported_set_is_newest_first_deduplicated_and_never_empty() {
         assert_eq!(
-            ProtocolVersionLayer::new().supported(),
+            ProtocolVersionGateLayer::new().supported(),
             ProtocolVersion::ALL
                 .iter()
                 .rev()
@@ -963,10 +963,10 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert_eq!(
-            ProtocolVersionLayer::default().supported(),
-            ProtocolVersionLayer::new().supported()
+            ProtocolVersionGateLayer::default().supported(),
+            ProtocolVersionGateLayer::new().supported()
         );
-        let layer = ProtocolVersionLayer::with_supported([
+        let layer = ProtocolVersionGateLayer::with_supported([
             ProtocolVersion::V2025_06_18,
             ProtocolVersion::V2026_07_28,
             ProtocolVersion::V2025_06_18,
@@ -976,7 +976,7 @@ mod tests {
             layer.supported(),
             [ProtocolVersion::V2026_07_28, ProtocolVersion::V2025_06_18]
         );
-        assert!(ProtocolVersionLayer::with_supported([]).is_err());
+        assert!(ProtocolVersionGateLayer::with_supported([]).is_err());
     }
 
     #[test]
@@ -986,7 +986,7 @@ mod tests {
         let _: &mut Inner = gate.get_mut();
         let _: Inner = gate.into_inner();
         let (response, _) = block_on(async {
-            let response = ProtocolVersionLayer::default()
+            let response = ProtocolVersionGateLayer::default()
                 .layer(inner())
                 .oneshot(request(Method::POST, &[b"1900-01-01"]))
                 .await
@@ -998,7 +998,7 @@ mod tests {
 
     #[test]
     fn error_display_is_short_and_never_echoes_the_value() {
-        let layer = ProtocolVersionLayer::with_supported([ProtocolVersion::LATEST]).unwrap();
+        let layer = ProtocolVersionGateLayer::with_supported([ProtocolVersion::LATEST]).unwrap();
         for (values, text) in [
             (&[&b"1900-01-01"[..]][..], "unknown protocol version"),
             (&[&b"2025-06-18"[..]][..], "unsupported protocol version"),
@@ -1018,7 +1018,7 @@ mod tests {
 
     #[test]
     fn layer_service_and_future_are_send_sync_and_clone() {
-        send_sync_clone::<ProtocolVersionLayer>();
+        send_sync_clone::<ProtocolVersionGateLayer>();
         send_sync_clone::<ProtocolVersionGate<Inner>>();
         send_sync_clone::<ProtocolVersion>();
         send_sync_clone::<HeaderVersion>();
