@@ -1,6 +1,7 @@
 //! Thin wrappers over crate-private parsers, for the fuzz targets in `fuzz/` only.
 //!
-//! Compiled only with the `fuzzing` feature; not part of the public API and not semver-stable.
+//! Compiled only under `--cfg fuzzing`, which `cargo fuzz` sets (no cargo feature: nothing a
+//! user's build can turn on); not part of the public API and not semver-stable.
 
 /// The parts of an absolute URL as `crate::url::split` sees them:
 /// `(scheme, authority, host, path, query)`.

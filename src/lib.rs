@@ -15,7 +15,7 @@ mod error;
 #[cfg(feature = "remote")]
 mod fetch;
 pub mod future;
-#[cfg(feature = "fuzzing")]
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "remote")]

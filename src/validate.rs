@@ -541,7 +541,7 @@ impl Validator {
 
     /// [`accept_introspection`](Self::accept_introspection) for the issuer named `issuer`, for
     /// the fuzz targets.
-    #[cfg(feature = "fuzzing")]
+    #[cfg(fuzzing)]
     pub(crate) fn check_introspection_answer(
         &self,
         issuer: &str,
