@@ -28,12 +28,10 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::{Layer, Service};
 
-use crate::bearer::{AuthError, Config};
+use crate::bearer::Config;
 use crate::body::ResponseBody;
 use crate::future::EitherResponse;
 use crate::operation::{McpOperation, McpOperations};
-use crate::protocol_version::ProtocolVersion;
-use crate::scope::OFFLINE_ACCESS;
 use crate::token::VerifiedToken;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,52 +153,6 @@ fn is_resource_method(operation: &McpOperation) -> bool {
         operation.method(),
         "resources/read" | "resources/subscribe" | "resources/unsubscribe"
     )
-}
-
-impl Config {
-    /// Checks the operations of an authenticated request; the error is the 403 to send.
-    fn check_operations<B>(&self, request: &Request<B>) -> Result<(), AuthError> {
-        let Some(operations) = request.extensions().get::<McpOperations>() else {
-            return Ok(());
-        };
-        let Some(token) = request.extensions().get::<VerifiedToken>() else {
-            // Only anonymous operations get this far without a token (see the bearer layer).
-            return if self.operations.all_anonymous(operations) {
-                Ok(())
-            } else {
-                Err(AuthError::missing())
-            };
-        };
-        let mut required: Vec<&str> = Vec::new();
-        for scope in self.required_scopes.iter().map(String::as_str).chain(
-            operations
-                .iter()
-                .flat_map(|op| self.operations.required(op)),
-        ) {
-            if scope != OFFLINE_ACCESS && !required.contains(&scope) {
-                required.push(scope);
-            }
-        }
-        if required
-            .iter()
-            .all(|scope| self.hierarchy.satisfies(token.scopes(), scope))
-        {
-            return Ok(());
-        }
-        let modern = operations.from_headers()
-            || ProtocolVersion::from_headers(request.headers())
-                .version()
-                .is_some_and(ProtocolVersion::is_modern);
-        let mut challenge: Vec<String> = required.iter().map(|s| (*s).to_owned()).collect();
-        if !modern {
-            for granted in token.scopes() {
-                if granted != OFFLINE_ACCESS && !challenge.contains(granted) {
-                    challenge.push(granted.clone());
-                }
-            }
-        }
-        Err(AuthError::operation_scope(challenge))
-    }
 }
 
 /// Applies [`ScopePolicy`]; made by [`McpAuth::scope_policy_layer`](crate::McpAuth::scope_policy_layer).
