@@ -1,0 +1,288 @@
+//! [`ValidatorBuilder`]: the per-issuer rules, checked once at build time.
+
+use std::sync::Arc;
+
+use super::*;
+
+impl ValidatorBuilder {
+    /// Trusts tokens whose `iss` equals `issuer` byte for byte, verified only with `keys`. The
+    /// first issuer added is the primary one (listed first in metadata). At least one issuer
+    /// (with keys or [introspection](Self::introspection)) is required.
+    pub fn issuer(self, issuer: impl Into<String>, keys: impl KeySource) -> Self {
+        self.issuer_shared(issuer, Arc::new(keys))
+    }
+
+    /// As [`issuer`](Self::issuer), with a key source shared with other code.
+    pub fn issuer_shared(mut self, issuer: impl Into<String>, keys: Arc<dyn KeySource>) -> Self {
+        self.issuers.push((issuer.into(), keys));
+        self
+    }
+
+    /// Introspects tokens of `issuer` ([RFC 7662]; see [`crate::introspect`]). If `issuer` also
+    /// has keys, its JWTs are verified locally and only tokens that are not JWTs are
+    /// introspected; otherwise all of its tokens are. Tokens that are not JWTs go to the one
+    /// issuer configured with introspection (two are refused: a token must never be sent to
+    /// an authorization server that did not issue it).
+    ///
+    /// [RFC 7662]: https://www.rfc-editor.org/rfc/rfc7662
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub fn introspection(
+        mut self,
+        issuer: impl Into<String>,
+        introspection: crate::introspect::Introspection,
+    ) -> Self {
+        self.introspections.push((issuer.into(), introspection));
+        self
+    }
+
+    /// Reads and checks tokens of `issuer` with `profile` ([`crate::profile`]). The issuer must
+    /// be configured too (in any order).
+    pub fn profile(mut self, issuer: impl Into<String>, profile: IssuerProfile) -> Self {
+        self.profiles.push((issuer.into(), profile));
+        self
+    }
+
+    /// Also accepts tokens whose `aud` holds `audience`, whatever their issuer (to accept an
+    /// alias from one issuer only, use its [`IssuerProfile::audience`]). Tokens naming the
+    /// resource itself are always accepted. Defaults to none.
+    pub fn add_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// The algorithm allow-list. Defaults to every asymmetric algorithm
+    /// ([`Algorithm::ASYMMETRIC`]); HMAC algorithms must be listed explicitly (and need
+    /// [`StaticKeys::hmac`](crate::keys::StaticKeys::hmac)).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Clock leeway for `exp`, `nbf` and `iat`. Defaults to 60 seconds; at most 300.
+    pub fn leeway(mut self, secs: u64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    /// Accept only `typ: at+jwt` tokens ([RFC 9068 §2.1]). Off by default: `JWT` and no `typ`
+    /// are accepted too, as many identity providers issue them.
+    ///
+    /// [RFC 9068 §2.1]: https://www.rfc-editor.org/rfc/rfc9068#section-2.1
+    pub fn require_at_jwt(mut self, strict: bool) -> Self {
+        self.typ = if strict {
+            TypPolicy::Strict
+        } else {
+            TypPolicy::Lenient
+        };
+        self
+    }
+
+    /// The longest token accepted, in bytes. Defaults to 16 KiB.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// The claims scopes are read from: names (each a space-separated string or an array of
+    /// strings) or [`ScopeClaim`]s with a format. Defaults to `scope` and `scp`.
+    pub fn scope_claims<I>(mut self, claims: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<ScopeClaim>,
+    {
+        self.scope_claims = claims.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Allows `http` issuer URLs on loopback hosts, for development and tests. Off by default.
+    pub fn allow_http_loopback(mut self, allow: bool) -> Self {
+        self.allow_http_loopback = allow;
+        self
+    }
+
+    /// The verified-token cache ([`crate::cache`]). On by default with
+    /// [`TokenCacheConfig::default`]; [`TokenCacheConfig::disabled`] turns it off.
+    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.cache = config;
+        self
+    }
+
+    /// Checks the policy.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first problem found.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        if self.resource.is_empty() {
+            return Err(ConfigError::InvalidAudience {
+                audience: self.resource,
+            });
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for (id, _) in &self.issuers {
+            check_issuer(id, self.allow_http_loopback)?;
+            if ids.contains(id) {
+                return Err(ConfigError::DuplicateIssuer { issuer: id.clone() });
+            }
+            ids.push(id.clone());
+        }
+        #[cfg(feature = "remote")]
+        for (i, (id, _)) in self.introspections.iter().enumerate() {
+            check_issuer(id, self.allow_http_loopback)?;
+            if self
+                .introspections
+                .iter()
+                .take(i)
+                .any(|(other, _)| other == id)
+            {
+                return Err(ConfigError::DuplicateIssuer { issuer: id.clone() });
+            }
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        if ids.is_empty() {
+            return Err(ConfigError::NoIssuer);
+        }
+        if let Some(bad) = self.audiences.iter().find(|a| a.is_empty()) {
+            return Err(ConfigError::InvalidAudience {
+                audience: bad.clone(),
+            });
+        }
+        if self.leeway > MAX_LEEWAY_SECS {
+            return Err(ConfigError::LeewayTooLarge { secs: self.leeway });
+        }
+        if self.max_token_bytes == 0 {
+            return Err(ConfigError::InvalidMaxTokenLength);
+        }
+        if self.scope_claims.iter().any(|c| c.name().is_empty()) {
+            return Err(ConfigError::InvalidScopeClaim);
+        }
+        let algorithms = self
+            .algorithms
+            .unwrap_or_else(|| Algorithm::ASYMMETRIC.to_vec());
+        if algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithms);
+        }
+        for (id, keys) in &self.issuers {
+            // Sources whose keys are not loaded yet are checked when they are; a static set
+            // that cannot verify any allowed algorithm would reject every token.
+            if let Ok(set) = keys.current()
+                && !set.is_empty()
+                && !set
+                    .iter()
+                    .any(|k| algorithms.iter().any(|a| k.supports(*a)))
+            {
+                return Err(ConfigError::KeysMatchNoAlgorithm { issuer: id.clone() });
+            }
+        }
+        for (i, (id, profile)) in self.profiles.iter().enumerate() {
+            let invalid = |reason| ConfigError::InvalidProfile {
+                issuer: id.clone(),
+                reason,
+            };
+            if !ids.contains(id) {
+                return Err(invalid("no such issuer is configured"));
+            }
+            if self.profiles.iter().take(i).any(|(other, _)| other == id) {
+                return Err(invalid("the issuer has two profiles"));
+            }
+            if let Some(reason) = profile.problem() {
+                return Err(invalid(reason));
+            }
+        }
+
+        let mut audiences = vec![self.resource];
+        audiences.extend(self.audiences);
+        let leeway = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX);
+        let mut profiles = self.profiles;
+        let mut keys = self.issuers;
+        #[cfg(feature = "remote")]
+        let mut introspections = self.introspections;
+        let mut issuers = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = id.as_str();
+            let profile = take_by_id(&mut profiles, id).unwrap_or_default();
+            let mut all_audiences = audiences.clone();
+            all_audiences.extend(profile.audiences);
+            let rules = Rules {
+                audiences: all_audiences,
+                typ: profile.typ.unwrap_or(self.typ),
+                leeway: leeway(profile.leeway.unwrap_or(self.leeway)),
+                scope_claims: profile
+                    .scope_claims
+                    .unwrap_or_else(|| self.scope_claims.clone()),
+                scope_prefix: profile.scope_prefix,
+                client_id_claims: profile
+                    .client_id_claims
+                    .unwrap_or_else(|| vec!["client_id".to_owned(), "azp".to_owned()]),
+                required: profile.required,
+                policies: profile.policies,
+            };
+            issuers.push(Issuer {
+                id: id.to_owned(),
+                keys: take_by_id(&mut keys, id),
+                #[cfg(feature = "remote")]
+                introspector: take_by_id(&mut introspections, id)
+                    .map(|config| config.build(id, self.allow_http_loopback))
+                    .transpose()?,
+                rules,
+            });
+        }
+
+        let mut kept_claims: Vec<String> = Vec::new();
+        for rules in issuers.iter().map(|i| &i.rules) {
+            let names = (rules.scope_claims.iter().map(ScopeClaim::name))
+                .chain(rules.client_id_claims.iter().map(String::as_str))
+                .chain(rules.required.iter().map(ClaimRequirement::name));
+            for name in names {
+                if !READ_CLAIMS.contains(&name) && !kept_claims.iter().any(|c| c == name) {
+                    kept_claims.push(name.to_owned());
+                }
+            }
+        }
+        #[cfg_attr(not(feature = "remote"), allow(unused_mut))]
+        let mut opaque_issuer = None;
+        #[cfg(feature = "remote")]
+        for (index, issuer) in issuers.iter().enumerate() {
+            if issuer.introspector.is_some() {
+                if opaque_issuer.is_some() {
+                    return Err(ConfigError::Introspection {
+                        issuer: issuer.id.clone(),
+                        reason: "only one issuer can introspect tokens that are not JWTs",
+                    });
+                }
+                opaque_issuer = Some(index);
+            }
+        }
+        let cache = TokenCache::new(self.cache, issuers.len());
+        Ok(Validator {
+            inner: Arc::new(Inner {
+                cache,
+                issuers,
+                algorithms,
+                max_token_bytes: self.max_token_bytes,
+                kept_claims,
+                opaque_issuer,
+            }),
+        })
+    }
+}
+
+/// Removes and returns the value configured for `id`.
+pub(super) fn take_by_id<T>(entries: &mut Vec<(String, T)>, id: &str) -> Option<T> {
+    let position = entries.iter().position(|(other, _)| other == id)?;
+    Some(entries.swap_remove(position).1)
+}
+
+pub(super) fn check_issuer(issuer: &str, allow_http_loopback: bool) -> Result<(), ConfigError> {
+    let invalid = |reason| ConfigError::InvalidIssuer {
+        issuer: issuer.to_owned(),
+        reason,
+    };
+    let parts = url::split(issuer).map_err(invalid)?;
+    if parts.query.is_some() {
+        return Err(invalid("must not contain a query"));
+    }
+    url::check_secure(&parts, allow_http_loopback).map_err(invalid)
+}
