@@ -7,7 +7,6 @@ use tower::Layer;
 
 use crate::bearer::{BearerAuth, BearerAuthLayer, Config};
 use crate::body_limits::ReadLimits;
-use crate::challenge::is_scope_char;
 use crate::cors::{McpCors, McpCorsLayer};
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
@@ -21,9 +20,8 @@ use crate::operation::{
 use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
 use crate::policy::{OperationScopes, ScopePolicy, ScopePolicyLayer};
 use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionGateLayer};
-use crate::scope::{OFFLINE_ACCESS, ScopeHierarchy};
+use crate::scope::ScopeHierarchy;
 use crate::session::{SessionBinding, SessionBindingLayer};
-use crate::url;
 use crate::validate::{Validator, ValidatorBuilder};
 
 /// A protected MCP resource: its identifier, the authorization servers it trusts, the scopes
@@ -624,11 +622,7 @@ impl McpAuthBuilder {
     /// an invalid scope or a required `offline_access`, an empty audience alias, a leeway over
     /// 300 seconds, an empty algorithm list, a zero token size cap.
     pub fn build(self) -> Result<McpAuth, ConfigError> {
-        let parts = url::split(&self.resource).map_err(|reason| ConfigError::InvalidResource {
-            resource: self.resource.clone(),
-            reason,
-        })?;
-        url::check_secure(&parts, self.allow_http_loopback).map_err(|reason| {
+        crate::rules::secure_url(&self.resource, self.allow_http_loopback).map_err(|reason| {
             ConfigError::InvalidResource {
                 resource: self.resource.clone(),
                 reason,
@@ -646,16 +640,19 @@ impl McpAuthBuilder {
             .chain(hierarchy_scopes)
             .chain(self.operations.scopes())
         {
-            if scope.is_empty() || !scope.chars().all(is_scope_char) {
+            if crate::rules::scope(scope).is_err() {
                 return Err(ConfigError::InvalidScope {
                     scope: scope.to_owned(),
                 });
             }
         }
-        if self.required_scopes.iter().any(|s| s == OFFLINE_ACCESS) {
-            // Access tokens do not carry it, and MCP challenges must never ask for it.
+        if let Some(scope) = self
+            .required_scopes
+            .iter()
+            .find(|s| crate::rules::required_scope(s).is_err())
+        {
             return Err(ConfigError::InvalidScope {
-                scope: OFFLINE_ACCESS.to_owned(),
+                scope: scope.clone(),
             });
         }
         let mut validator = self.validator;

@@ -452,7 +452,7 @@ fn variable_for(field: &str) -> String {
 
 /// Whether `scope` is a scope token (RFC 6749 §3.3).
 fn is_scope(scope: &str) -> bool {
-    !scope.is_empty() && scope.chars().all(crate::challenge::is_scope_char)
+    crate::rules::scope(scope).is_ok()
 }
 
 /// A list variable: items separated by spaces or commas.
@@ -725,10 +725,8 @@ impl Reader<'_> {
     }
 
     fn url(&mut self, field: &str, url: &str, allow_http_loopback: bool) -> bool {
-        let checked = crate::url::split(url)
-            .and_then(|parts| crate::url::check_secure(&parts, allow_http_loopback));
-        match checked {
-            Ok(()) => true,
+        match crate::rules::secure_url(url, allow_http_loopback) {
+            Ok(_) => true,
             Err(reason) => {
                 self.problem(field, reason);
                 false
@@ -763,11 +761,8 @@ impl Reader<'_> {
             .into_iter()
             .enumerate()
         {
-            if scope == crate::scope::OFFLINE_ACCESS {
-                self.problem(
-                    &format!("required_scopes[{i}]"),
-                    "offline_access cannot be required: access tokens do not carry it",
-                );
+            if let Err(reason) = crate::rules::required_scope(&scope) {
+                self.problem(&format!("required_scopes[{i}]"), reason);
             }
             builder = builder.require_scope(scope);
         }
@@ -815,8 +810,8 @@ impl Reader<'_> {
             builder = builder.algorithms(algorithms);
         }
         if let Some(secs) = self.integer(&mut top, "leeway_secs") {
-            if secs > crate::validate::MAX_LEEWAY_SECS {
-                self.problem("leeway_secs", "must be at most 300");
+            if let Err(reason) = crate::rules::leeway(secs) {
+                self.problem("leeway_secs", reason);
             }
             builder = builder.leeway(secs);
         }
@@ -828,9 +823,12 @@ impl Reader<'_> {
             builder = builder.scope_claims(claims);
         }
         if let Some(bytes) = self.integer(&mut top, "max_token_bytes") {
-            match usize::try_from(bytes) {
-                Ok(bytes) if bytes > 0 => builder = builder.max_token_bytes(bytes),
-                _ => self.problem("max_token_bytes", "must be at least 1"),
+            match usize::try_from(bytes).map_err(|_| "is too large") {
+                Ok(bytes) => match crate::rules::token_cap(bytes) {
+                    Ok(()) => builder = builder.max_token_bytes(bytes),
+                    Err(reason) => self.problem("max_token_bytes", reason),
+                },
+                Err(reason) => self.problem("max_token_bytes", reason),
             }
         }
         if let Some(bytes) = self.integer(&mut top, "max_body_bytes") {
@@ -1020,8 +1018,8 @@ impl Reader<'_> {
             profile = profile.client_id_claims(self.strings(table, "client_id_claims"));
         }
         if let Some(secs) = self.integer(table, "leeway_secs") {
-            if secs > crate::validate::MAX_LEEWAY_SECS {
-                self.problem(&table.field("leeway_secs"), "must be at most 300");
+            if let Err(reason) = crate::rules::leeway(secs) {
+                self.problem(&table.field("leeway_secs"), reason);
             }
             profile = profile.leeway(secs);
         }

@@ -85,7 +85,6 @@ use crate::error::ConfigError;
 use crate::fetch::{DEFAULT_FETCH_TIMEOUT, Fetch, FormPost, ReqwestFetcher};
 use crate::keys::KeySetId;
 use crate::token::VerifiedToken;
-use crate::url;
 use crate::validate::error::{TokenError, TokenErrorKind};
 
 /// Default longest time a cached introspection answer is used: the staleness bound for
@@ -308,8 +307,7 @@ impl Introspection {
 }
 
 fn check_endpoint(endpoint: &str, allow_http_loopback: bool) -> Result<(), &'static str> {
-    let parts = url::split(endpoint)?;
-    url::check_secure(&parts, allow_http_loopback)
+    crate::rules::secure_url(endpoint, allow_http_loopback).map(|_| ())
 }
 
 /// The members of an introspection answer that say what kind of token it is.

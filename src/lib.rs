@@ -31,6 +31,7 @@ pub mod policy;
 pub mod profile;
 pub mod protocol_version;
 pub mod recipes;
+mod rules;
 pub mod scope;
 pub mod session;
 mod token;

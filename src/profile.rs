@@ -310,9 +310,11 @@ impl IssuerProfile {
         {
             return Some("a scope claim name is empty");
         }
-        if self.scope_prefix.as_deref().is_some_and(|prefix| {
-            prefix.is_empty() || !prefix.chars().all(crate::challenge::is_scope_char)
-        }) {
+        if self
+            .scope_prefix
+            .as_deref()
+            .is_some_and(|prefix| crate::rules::scope(prefix).is_err())
+        {
             return Some("the scope prefix must be scope characters");
         }
         if self.client_id_claims.iter().flatten().any(String::is_empty) {
@@ -320,7 +322,7 @@ impl IssuerProfile {
         }
         if self
             .leeway
-            .is_some_and(|secs| secs > crate::validate::limits::MAX_LEEWAY_SECS)
+            .is_some_and(|secs| crate::rules::leeway(secs).is_err())
         {
             return Some("the leeway exceeds 300 seconds");
         }

@@ -49,7 +49,6 @@ use crate::error::ConfigError;
 use crate::keys::{Algorithm, KeySource};
 use crate::profile::{ClaimRequirement, IssuerProfile, ScopeClaim};
 use crate::token::VerifiedToken;
-use crate::url;
 
 mod builder;
 mod claims;

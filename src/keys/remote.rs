@@ -52,7 +52,6 @@ pub use crate::fetch::{
     DEFAULT_FETCH_TIMEOUT, Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse, FormPost,
     ReqwestFetcher,
 };
-use crate::url;
 use schedule::{FetchBudget, load_backoff, retry_after_secs};
 
 mod schedule;
@@ -457,8 +456,7 @@ fn check_url(
     allow_http_loopback: bool,
     is_issuer: bool,
 ) -> Result<(), ConfigError> {
-    let checked = url::split(url).and_then(|parts| {
-        url::check_secure(&parts, allow_http_loopback)?;
+    let checked = crate::rules::secure_url(url, allow_http_loopback).and_then(|parts| {
         if is_issuer && parts.query.is_some() {
             return Err("must not contain a query");
         }
@@ -793,12 +791,12 @@ impl Inner {
             .jwks_uri
             .clone()
             .ok_or_else(|| KeyFetchError::Discovery("metadata has no jwks_uri".to_owned()))?;
-        url::split(&jwks_uri)
-            .and_then(|parts| url::check_secure(&parts, self.settings.allow_http_loopback))
-            .map_err(|reason| KeyFetchError::InsecureUrl {
+        crate::rules::secure_url(&jwks_uri, self.settings.allow_http_loopback).map_err(
+            |reason| KeyFetchError::InsecureUrl {
                 url: jwks_uri.clone(),
                 reason,
-            })?;
+            },
+        )?;
         Ok(jwks_uri)
     }
 }

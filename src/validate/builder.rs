@@ -149,10 +149,10 @@ impl ValidatorBuilder {
                 audience: bad.clone(),
             });
         }
-        if self.leeway > MAX_LEEWAY_SECS {
+        if crate::rules::leeway(self.leeway).is_err() {
             return Err(ConfigError::LeewayTooLarge { secs: self.leeway });
         }
-        if self.max_token_bytes == 0 {
+        if crate::rules::token_cap(self.max_token_bytes).is_err() {
             return Err(ConfigError::InvalidMaxTokenLength);
         }
         if self.scope_claims.iter().any(|c| c.name().is_empty()) {
@@ -280,9 +280,9 @@ pub(super) fn check_issuer(issuer: &str, allow_http_loopback: bool) -> Result<()
         issuer: issuer.to_owned(),
         reason,
     };
-    let parts = url::split(issuer).map_err(invalid)?;
+    let parts = crate::rules::secure_url(issuer, allow_http_loopback).map_err(invalid)?;
     if parts.query.is_some() {
         return Err(invalid("must not contain a query"));
     }
-    url::check_secure(&parts, allow_http_loopback).map_err(invalid)
+    Ok(())
 }

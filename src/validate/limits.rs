@@ -3,7 +3,7 @@
 /// Default leeway for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 /// The largest leeway the builder accepts, in seconds.
-pub const MAX_LEEWAY_SECS: u64 = 300;
+pub const MAX_LEEWAY_SECS: u64 = crate::rules::MAX_LEEWAY_SECS;
 /// Default cap on the token length, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
