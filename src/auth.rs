@@ -916,6 +916,20 @@ mod tests {
                 "{scope:?}"
             );
         }
+        // Both sides of a hierarchy rule are scopes, checked like the required ones.
+        for (broader, narrower, bad) in [("mcp:admin", "a b", "a b"), ("a\"b", "mcp:tools", "a\"b")]
+        {
+            let built = McpAuth::builder("https://mcp.example.com/mcp")
+                .issuer("https://auth.example.com", keys())
+                .algorithms([Algorithm::HS256])
+                .require_scope("mcp:tools")
+                .scope_implies(broader, narrower)
+                .build();
+            assert!(
+                matches!(&built, Err(ConfigError::InvalidScope { scope }) if scope == bad),
+                "{broader:?} implies {narrower:?}"
+            );
+        }
     }
 
     fn send_sync_clone<T: Send + Sync + Clone>() {}

@@ -367,6 +367,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_codes_display_as_their_wire_names() {
+        for (code, name) in [
+            (ErrorCode::InvalidRequest, "invalid_request"),
+            (ErrorCode::InvalidToken, "invalid_token"),
+            (ErrorCode::InsufficientScope, "insufficient_scope"),
+            (ErrorCode::AccessDenied, "access_denied"),
+        ] {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(code.to_string(), name);
+        }
+    }
+
+    #[test]
     fn quotes_backslashes_and_controls_are_stripped_not_escaped() {
         let value = Challenge::bearer()
             .realm("a\"b\\c\r\nd\u{0}é")
@@ -459,6 +472,11 @@ mod tests {
             Case {
                 name: "no space after scheme",
                 value: "Bearer,a=1",
+                error: ChallengeParseError::Malformed,
+            },
+            Case {
+                name: "token68 instead of parameters",
+                value: "Bearer mF_9.B5f-4.1JqM",
                 error: ChallengeParseError::Malformed,
             },
         ];

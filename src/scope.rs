@@ -83,6 +83,21 @@ mod tests {
     }
 
     #[test]
+    fn accessors_report_the_rules_in_order() {
+        let empty = ScopeHierarchy::new();
+        assert!(empty.is_empty());
+        assert_eq!(empty.rules().count(), 0);
+        let h = ScopeHierarchy::new()
+            .implies("admin", "write")
+            .implies("write", "read");
+        assert!(!h.is_empty());
+        assert_eq!(
+            h.rules().collect::<Vec<_>>(),
+            [("admin", "write"), ("write", "read")]
+        );
+    }
+
+    #[test]
     fn hierarchy_table() {
         let h = ScopeHierarchy::new()
             .implies("admin", "write")

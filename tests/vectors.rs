@@ -389,11 +389,28 @@ async fn t13_header_and_query_token_together_get_400_invalid_request() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 400);
+    assert_invalid_request(
+        response,
+        "The request uses more than one method to send an access token",
+        "header and query",
+    )
+    .await;
+}
+
+/// A 400 `invalid_request` whose challenge and body carry `description`, the fixed text users
+/// see and log.
+async fn assert_invalid_request(response: reqwest::Response, description: &str, what: &str) {
+    assert_eq!(response.status(), 400, "{what}");
     let challenge = challenge(&response);
-    assert_eq!(challenge.get("error"), Some("invalid_request"));
+    assert_eq!(challenge.get("error"), Some("invalid_request"), "{what}");
+    assert_eq!(
+        challenge.get("error_description"),
+        Some(description),
+        "{what}"
+    );
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(body["error"], "invalid_request", "{what}");
+    assert_eq!(body["error_description"], description, "{what}");
 }
 
 #[tokio::test]
@@ -406,12 +423,7 @@ async fn t13_malformed_credentials_get_400_invalid_request() {
         ("comma list", format!("Bearer {token}, Basic abc")),
     ] {
         let response = post_mcp(&server, Some(&value)).await;
-        assert_eq!(response.status(), 400, "{name}");
-        assert_eq!(
-            challenge(&response).get("error"),
-            Some("invalid_request"),
-            "{name}"
-        );
+        assert_invalid_request(response, "The Authorization header is malformed", name).await;
     }
     let response = client()
         .post(server.mcp())
@@ -421,7 +433,12 @@ async fn t13_malformed_credentials_get_400_invalid_request() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 400, "two Authorization headers");
+    assert_invalid_request(
+        response,
+        "The request has more than one Authorization header",
+        "two Authorization headers",
+    )
+    .await;
 }
 
 #[tokio::test]

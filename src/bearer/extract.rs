@@ -378,6 +378,34 @@ mod tests {
     }
 
     #[test]
+    fn reason_names_and_descriptions_are_fixed() {
+        // The names are log fields and metrics labels, the descriptions are sent to clients as
+        // `error_description`: both are part of the interface.
+        use ExtractError::*;
+        let cases = [
+            (
+                RepeatedHeader,
+                "repeated_authorization_header",
+                "The request has more than one Authorization header",
+            ),
+            (
+                MultipleMethods,
+                "multiple_token_methods",
+                "The request uses more than one method to send an access token",
+            ),
+            (
+                Malformed,
+                "malformed_credentials",
+                "The Authorization header is malformed",
+            ),
+        ];
+        for (error, name, description) in cases {
+            assert_eq!(error.as_str(), name, "{error:?}");
+            assert_eq!(error.description(), description, "{error:?}");
+        }
+    }
+
+    #[test]
     fn debug_output_redacts_the_token() {
         let text = format!("{:?}", Credentials::Bearer("eyJhbGciOi.SECRET.SIG"));
         assert_eq!(text, "Bearer(<redacted, 21 bytes>)");
