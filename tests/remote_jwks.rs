@@ -49,6 +49,16 @@ impl App {
             .scope("mcp:tools")
             .sign()
     }
+
+    /// A token like [`App::token`] whose header names `kid`.
+    fn token_with_kid(&self, issuer: &TestIssuer, kid: &str) -> String {
+        issuer
+            .token()
+            .audience(self.resource.clone())
+            .scope("mcp:tools")
+            .header("kid", kid)
+            .sign()
+    }
 }
 
 fn remote(issuer: &TestIssuer) -> RemoteJwksBuilder {
@@ -105,14 +115,7 @@ async fn flood_of_unknown_kids_costs_at_most_the_burst_of_fetches() {
     let loads = issuer.jwks_fetches();
 
     let tokens: Vec<String> = (0..200)
-        .map(|i| {
-            issuer
-                .token()
-                .audience(app.resource.clone())
-                .scope("mcp:tools")
-                .header("kid", format!("random-{i}"))
-                .sign()
-        })
+        .map(|i| app.token_with_kid(&issuer, &format!("random-{i}")))
         .collect();
     // A slow key endpoint makes any request that waits for a fetch stand out.
     let fetch_delay = Duration::from_secs(1);
@@ -194,12 +197,7 @@ async fn a_key_published_during_a_flood_of_made_up_kids_is_never_refused_with_40
                 let client = client();
                 let mut sent = 0;
                 while !stop.load(Ordering::SeqCst) {
-                    let token = issuer
-                        .token()
-                        .audience(app.resource.clone())
-                        .scope("mcp:tools")
-                        .header("kid", format!("made-up-{worker}-{sent}"))
-                        .sign();
+                    let token = app.token_with_kid(&issuer, &format!("made-up-{worker}-{sent}"));
                     let response = app.send_with(&client, &token).await;
                     match response.status().as_u16() {
                         401 => {}
@@ -302,12 +300,7 @@ async fn joining_a_fetch_that_predates_the_key_is_no_reason_for_401() {
     assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
 
     // A made-up kid starts a fetch of the old document.
-    let made_up = issuer
-        .token()
-        .audience(app.resource.clone())
-        .scope("mcp:tools")
-        .header("kid", "made-up")
-        .sign();
+    let made_up = app.token_with_kid(&issuer, "made-up");
     let flooder = Arc::clone(&app);
     let flood = tokio::spawn(async move { flooder.send(&made_up).await.status() });
     while hits.load(Ordering::SeqCst) < 2 {
@@ -344,12 +337,7 @@ async fn a_spent_refresh_budget_answers_503_until_the_next_refresh() {
     let source = remote(&issuer).unknown_kid_burst(1).build().unwrap();
     let app = app(|b| b.issuer(issuer.issuer(), source)).await;
     assert_eq!(app.send(&app.token(&issuer)).await.status(), 200);
-    let made_up = issuer
-        .token()
-        .audience(app.resource.clone())
-        .scope("mcp:tools")
-        .header("kid", "made-up")
-        .sign();
+    let made_up = app.token_with_kid(&issuer, "made-up");
     // The budget's one fetch: the kid is still unknown after it.
     let response = app.send(&made_up).await;
     assert_eq!(response.status(), 401);
@@ -479,12 +467,7 @@ async fn a_key_replaced_under_the_same_kid_is_accepted_after_one_refresh() {
             .to_string()
             .into_bytes(),
     ));
-    let token = replacement
-        .token()
-        .audience(app.resource.clone())
-        .scope("mcp:tools")
-        .header("kid", kid.as_str())
-        .sign();
+    let token = app.token_with_kid(&replacement, kid.as_str());
     assert_eq!(app.send(&token).await.status(), 200, "the new key, at once");
     assert_eq!(
         issuer.jwks_fetches(),
@@ -557,12 +540,7 @@ async fn slow_refresh_does_not_hold_up_requests_with_known_kids() {
     assert_eq!(app.send(&token).await.status(), 200);
 
     issuer.set_delay(Duration::from_secs(5));
-    let unknown = issuer
-        .token()
-        .audience(app.resource.clone())
-        .scope("mcp:tools")
-        .header("kid", "not-yet-published")
-        .sign();
+    let unknown = app.token_with_kid(&issuer, "not-yet-published");
     let waiting_app = Arc::clone(&app);
     let waiting = tokio::spawn(async move { waiting_app.send(&unknown).await.status() });
     tokio::time::sleep(ms(200)).await;
