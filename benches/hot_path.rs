@@ -40,8 +40,8 @@ use mcp_server_auth::bearer::extract;
 use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::challenge::{Challenge, ErrorCode};
 use mcp_server_auth::keys::Algorithm;
-use mcp_server_auth::testing::unix_now;
 use mcp_server_auth::validate::Validator;
+use mcp_server_auth_dev::testing::unix_now;
 use serde_json::Value;
 use tower::Layer;
 

@@ -2,9 +2,9 @@
 //! loaded over real sockets with [`wrk`](https://github.com/wg/wrk).
 //!
 //! ```text
-//! cargo bench --bench http_load --features testing               # 10 s per run
-//! cargo bench --bench http_load --features testing -- --quick    # 2 s per run
-//! LOAD_SECS=30 cargo bench --bench http_load --features testing  # 30 s per run
+//! cargo bench --bench http_load               # 10 s per run
+//! cargo bench --bench http_load -- --quick    # 2 s per run
+//! LOAD_SECS=30 cargo bench --bench http_load  # 30 s per run
 //! benches/http_load.sh                                           # installs wrk if missing
 //! ```
 //!
@@ -96,7 +96,7 @@ use axum::routing::post;
 use mcp_server_auth::McpAuth;
 use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::keys::Algorithm;
-use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth_dev::testing::TestIssuer;
 
 const ISSUER: &str = "https://auth.example.com";
 const SCOPE: &str = "mcp:tools";

@@ -41,4 +41,4 @@ fi
 # LOAD_SECS, LOAD_ROUNDS and LOAD_SERVER_THREADS pass through the environment;
 # LOAD_REQUIRE_WRK=1 makes the bench fail rather than skip should wrk vanish in between.
 export LOAD_REQUIRE_WRK=1
-exec cargo bench --bench http_load --features testing -- "$@"
+exec cargo bench --bench http_load -- "$@"

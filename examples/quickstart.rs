@@ -47,8 +47,8 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use http::request::Parts;
-use mcp_server_auth::dev_server::DevAuthServer;
 use mcp_server_auth::{McpAuth, VerifiedToken};
+use mcp_server_auth_dev::dev_server::DevAuthServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;

@@ -24,6 +24,19 @@ pub struct FetchRequest {
     pub max_bytes: usize,
 }
 
+impl FetchRequest {
+    /// A `GET` of `url` that gives up after `timeout` and refuses bodies longer than
+    /// `max_bytes`: for code that calls a [`Fetch`] itself (a tool fetching a client metadata
+    /// document, a test of an implementation).
+    pub fn new(url: impl Into<String>, timeout: Duration, max_bytes: usize) -> Self {
+        FetchRequest {
+            url: url.into(),
+            timeout,
+            max_bytes,
+        }
+    }
+}
+
 /// What a [`Fetch`] is asked to `POST`: a form (`application/x-www-form-urlencoded`), as
 /// token introspection sends. `Debug` shows the URL only: the body holds a token and the
 /// authorization a client secret.

@@ -43,16 +43,3 @@ pub fn check_introspection_answer(
 ) -> Result<crate::VerifiedToken, crate::validate::TokenError> {
     validator.check_introspection_answer(issuer, answer, now)
 }
-
-/// The development authorization server's `application/x-www-form-urlencoded` decoder (query
-/// strings and form bodies): the decoded pairs, or `None` when refused.
-#[cfg(feature = "dev-server")]
-pub fn form_parse(input: &str) -> Option<Vec<(String, String)>> {
-    crate::dev_server::form::parse(input)
-}
-
-/// The percent-encoding the development authorization server uses for redirect parameters.
-#[cfg(feature = "dev-server")]
-pub fn form_encode(value: &str) -> String {
-    crate::dev_server::form::encode(value)
-}

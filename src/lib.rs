@@ -42,14 +42,6 @@ pub mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
-
-#[cfg(feature = "dev-server")]
-#[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
-pub mod dev_server;
-
 pub use auth::{
     GuardedService, McpAuth, McpAuthBuilder, McpAuthCorsLayer, McpAuthLayer, PrefetchError,
 };

@@ -28,7 +28,7 @@
 //!
 //! ```
 //! use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile, ScopeClaim, ScopeFormat};
-//! use mcp_server_auth::testing::{TestIssuer, unix_now};
+//! use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
 //! use mcp_server_auth::McpAuth;
 //! use serde_json::json;
 //!

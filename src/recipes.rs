@@ -45,12 +45,12 @@
 //! [`Recipe::map_profile`] adds rules of your own (a required group, a
 //! [policy](IssuerProfile::policy)); [`Recipe::new`] covers a provider or a deployment not
 //! listed here (a sovereign cloud, a custom domain). To test your server offline, give a
-//! [`TestIssuer`](crate::testing::TestIssuer) the recipe's issuer and configure its keys with the
+//! `mcp_server_auth_dev::TestIssuer` the recipe's issuer and configure its keys with the
 //! recipe's profile:
 //!
 //! ```
 //! use mcp_server_auth::keys::Algorithm;
-//! use mcp_server_auth::testing::{TestIssuer, unix_now};
+//! use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
 //! use mcp_server_auth::validate::TokenErrorKind;
 //! use mcp_server_auth::{McpAuth, recipes};
 //! use serde_json::json;

@@ -37,7 +37,7 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::BodyExt;
 //! use mcp_server_auth::session::{SessionBindingLayer, SessionError, SessionErrorKind};
-//! use mcp_server_auth::testing::{TestIssuer, unix_now};
+//! use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
 //! use mcp_server_auth::{McpAuth, VerifiedToken};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
@@ -478,7 +478,7 @@ impl std::error::Error for SessionError {}
 /// ```
 /// use mcp_server_auth::session::bind_handle;
 /// # use mcp_server_auth::McpAuth;
-/// # use mcp_server_auth::testing::{TestIssuer, unix_now};
+/// # use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
 /// # let issuer = TestIssuer::new("https://auth.example.com");
 /// # let resource = "https://mcp.example.com/mcp";
 /// # let auth = McpAuth::builder(resource).issuer(issuer.issuer(), issuer.keys()).build()?;

@@ -44,8 +44,8 @@ use common::{
 };
 use mcp_server_auth::challenge::ParsedChallenge;
 use mcp_server_auth::keys::Algorithm;
-use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
 use mcp_server_auth::validate::TokenErrorKind;
+use mcp_server_auth_dev::testing::{TestIssuer, TokenBuilder, unix_now};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 

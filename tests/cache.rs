@@ -19,8 +19,8 @@ use common::{bind, challenge, client, serve};
 use mcp_server_auth::McpAuth;
 use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::keys::{Algorithm, KeySet, KeySource, KeysUnavailable, StaticKeys};
-use mcp_server_auth::testing::{TestIssuer, unix_now};
 use mcp_server_auth::validate::{TokenErrorKind, Validator};
+use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
 use serde_json::Value;
 
 const ISSUER: &str = "https://auth.example.com";

@@ -20,9 +20,9 @@ use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::config::{ConfigErrors, ENV_PREFIX, McpAuthConfig};
 use mcp_server_auth::operation::RequestBody;
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile, ScopeClaim, ScopeFormat};
-use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
 use mcp_server_auth::validate::TypPolicy;
 use mcp_server_auth::{AuthError, McpAuth, VerifiedToken};
+use mcp_server_auth_dev::testing::{TestIssuer, TokenBuilder, unix_now};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
 

@@ -1,7 +1,6 @@
 //! The development authorization server over real HTTP on loopback, as a client sees it:
 //! registration, the authorization endpoint and its consent page, the token endpoint, client
 //! ID metadata documents, and every OAuth error a client can get.
-#![cfg(feature = "dev-server")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
@@ -10,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mcp_server_auth::McpAuth;
-use mcp_server_auth::dev_server::{DevAuthServer, DevServerError};
-use mcp_server_auth::testing::unix_now;
+use mcp_server_auth_dev::dev_server::{DevAuthServer, DevServerError};
+use mcp_server_auth_dev::testing::unix_now;
 use serde_json::{Value, json};
 
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";

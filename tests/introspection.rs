@@ -16,9 +16,9 @@ use common::{App, app, challenge, client};
 use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::introspect::{ClientAuth, Introspection, MAX_RESPONSE_BYTES};
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile};
-use mcp_server_auth::testing::{TestIssuer, unix_now};
 use mcp_server_auth::validate::TokenErrorKind;
 use mcp_server_auth::{ConfigError, McpAuth, McpAuthBuilder};
+use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
 use serde_json::{Value, json};
 
 /// An app whose only issuer is `server`, introspected at its configured endpoint.
@@ -1171,7 +1171,10 @@ async fn a_jwt_of_an_issuer_without_keys_is_introspected() {
 }
 
 /// A JWT of `issuer` for `resource` with `mcp:tools`.
-fn jwt<'a>(issuer: &'a TestIssuer, resource: &str) -> mcp_server_auth::testing::TokenBuilder<'a> {
+fn jwt<'a>(
+    issuer: &'a TestIssuer,
+    resource: &str,
+) -> mcp_server_auth_dev::testing::TokenBuilder<'a> {
     issuer.token().audience(resource).scope("mcp:tools")
 }
 

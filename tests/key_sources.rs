@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use mcp_server_auth::keys::{KeySet, KeySource, KeysUnavailable, RefreshFuture};
-use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth_dev::testing::TestIssuer;
 
 /// A source that publishes `before` until refreshed, then `after`; counts refreshes.
 #[derive(Debug)]

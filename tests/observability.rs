@@ -11,7 +11,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use mcp_server_auth::McpAuth;
 use mcp_server_auth::operation::RequestBody;
-use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth_dev::testing::TestIssuer;
 use tower::{Layer, ServiceExt, service_fn};
 
 /// Everything every subscriber layer wrote, at every level, from every target.

@@ -8,8 +8,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::routing::post;
 use common::{ISSUER, bind, challenge, client};
-use mcp_server_auth::testing::TestIssuer;
 use mcp_server_auth::{McpAuth, McpAuthBuilder, VerifiedToken};
+use mcp_server_auth_dev::testing::TestIssuer;
 use proptest::prelude::*;
 use serde_json::Value;
 

@@ -14,11 +14,11 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use mcp_server_auth::operation::RequestBody;
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile, ScopeClaim, ScopeFormat};
-use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
 use mcp_server_auth::validate::{TokenErrorKind, TypPolicy};
 use mcp_server_auth::{
     AuthError, AuthErrorKind, ConfigError, McpAuth, McpAuthBuilder, VerifiedToken,
 };
+use mcp_server_auth_dev::testing::{TestIssuer, TokenBuilder, unix_now};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
 

@@ -5,8 +5,8 @@
 use http::{HeaderMap, HeaderValue, Uri, header};
 use mcp_server_auth::bearer::{Credentials, extract};
 use mcp_server_auth::challenge::{Challenge, ErrorCode, ParsedChallenge};
-use mcp_server_auth::testing::TestIssuer;
 use mcp_server_auth::validate::Validator;
+use mcp_server_auth_dev::testing::TestIssuer;
 use proptest::prelude::*;
 
 /// What the builder promises to keep of a value: printable ASCII minus `"` and `\`, trimmed.

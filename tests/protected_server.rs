@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mcp_server_auth::challenge::ParsedChallenge;
-use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth_dev::testing::TestIssuer;
 use serde_json::{Value, json};
 
 /// How long the server may take to print its `listening on` line.

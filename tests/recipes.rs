@@ -12,9 +12,9 @@ use mcp_server_auth::introspect::Introspection;
 use mcp_server_auth::keys::Algorithm;
 use mcp_server_auth::profile::IssuerProfile;
 use mcp_server_auth::recipes::{self, Recipe};
-use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
 use mcp_server_auth::validate::TokenErrorKind;
 use mcp_server_auth::{McpAuth, McpAuthBuilder, VerifiedToken};
+use mcp_server_auth_dev::testing::{TestIssuer, TokenBuilder, unix_now};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 

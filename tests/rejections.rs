@@ -27,8 +27,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use common::*;
 use mcp_server_auth::keys::{Algorithm, KeySource, SkipReason, StaticKeys};
-use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
 use mcp_server_auth::validate::{DEFAULT_MAX_TOKEN_BYTES, TokenErrorKind};
+use mcp_server_auth_dev::testing::{TestIssuer, TokenBuilder, unix_now};
 use serde_json::{Map, Value, json};
 
 // ---------------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ use mcp_server_auth::keys::remote::{
     DEFAULT_UNKNOWN_KID_BURST, Fetch, FetchFuture, FetchRequest, KeyFetchError, RemoteJwksBuilder,
     ReqwestFetcher,
 };
-use mcp_server_auth::testing::TestIssuer;
 use mcp_server_auth::validate::TokenErrorKind;
+use mcp_server_auth_dev::testing::TestIssuer;
 use serde_json::Value;
 
 impl App {
@@ -356,7 +356,7 @@ async fn a_spent_refresh_budget_answers_503_until_the_next_refresh() {
     let error = app
         .auth
         .validator()
-        .validate_async(&token, mcp_server_auth::testing::unix_now())
+        .validate_async(&token, mcp_server_auth_dev::testing::unix_now())
         .await
         .unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::KeysUnavailable);

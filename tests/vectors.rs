@@ -9,8 +9,8 @@ mod common;
 use aws_lc_rs::hmac;
 use common::*;
 use mcp_server_auth::keys::Algorithm;
-use mcp_server_auth::testing::TestIssuer;
 use mcp_server_auth::validate::TokenErrorKind;
+use mcp_server_auth_dev::testing::TestIssuer;
 use serde_json::Value;
 
 #[tokio::test]
@@ -213,7 +213,7 @@ async fn t8_alg_none_is_rejected() {
     let claims = format!(
         r#"{{"iss":"{ISSUER}","aud":"{}","exp":{},"scope":"mcp:tools"}}"#,
         server.resource,
-        mcp_server_auth::testing::unix_now() + 600
+        mcp_server_auth_dev::testing::unix_now() + 600
     );
     let token = format!("{header}.{}.", b64(claims.as_bytes()));
     assert_eq!(
@@ -232,7 +232,7 @@ async fn t8_hs256_signed_with_the_rsa_public_key_is_rejected() {
     let claims = b64(format!(
         r#"{{"iss":"{ISSUER}","aud":"{}","exp":{},"scope":"mcp:tools"}}"#,
         server.resource,
-        mcp_server_auth::testing::unix_now() + 600
+        mcp_server_auth_dev::testing::unix_now() + 600
     )
     .as_bytes());
     let input = format!("{header}.{claims}");
@@ -931,7 +931,7 @@ fn verified_token_exposes_every_claim_including_the_ones_validation_skips() {
         .claim("org", serde_json::json!({"id": 7, "teams": ["a", "b"]}))
         .claim("jti", "id-1")
         .sign();
-    let now = mcp_server_auth::testing::unix_now();
+    let now = mcp_server_auth_dev::testing::unix_now();
     let verified = validator.validate(&token, now).unwrap();
 
     let mine: Mine = verified.claims_as().unwrap();

@@ -22,7 +22,7 @@ use http_body_util::Full;
 use mcp_server_auth::McpAuth;
 use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::keys::Algorithm;
-use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth_dev::testing::TestIssuer;
 use tower::Service;
 
 pub const RESOURCE: &str = "https://mcp.example.com/mcp";

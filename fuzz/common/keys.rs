@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use mcp_server_auth::keys::{Algorithm, StaticKeys};
-use mcp_server_auth::testing::TestIssuer;
+use mcp_server_auth_dev::testing::TestIssuer;
 use mcp_server_auth::validate::Validator;
 
 pub const ISSUER: &str = "https://issuer.example";

@@ -1,9 +1,9 @@
-//! The development authorization server's form and query-string decoder (through the
-//! `fuzzing` feature): every authorization, consent and token request goes through it.
+//! The development authorization server's form and query-string decoder (the dev crate's
+//! `--cfg fuzzing` hooks): every authorization, consent and token request goes through it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcp_server_auth::fuzzing::{form_encode, form_parse};
+use mcp_server_auth_dev::fuzzing::{form_encode, form_parse};
 
 fuzz_target!(|input: &str| {
     let Some(pairs) = form_parse(input) else {

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::routing::post;
 use mcp_server_auth::challenge::ParsedChallenge;
-use mcp_server_auth::testing::TestIssuer;
 use mcp_server_auth::{McpAuth, McpAuthBuilder, VerifiedToken};
+use mcp_server_auth_dev::testing::TestIssuer;
 use serde_json::{Value, json};
 pub mod introspection_server;
 
@@ -37,7 +37,7 @@ impl Server {
     pub fn reason(&self, token: &str) -> Result<(), mcp_server_auth::validate::TokenErrorKind> {
         self.auth
             .validator()
-            .validate(token, mcp_server_auth::testing::unix_now())
+            .validate(token, mcp_server_auth_dev::testing::unix_now())
             .map(|_| ())
             .map_err(|e| e.kind())
     }
@@ -48,7 +48,7 @@ impl Server {
     }
 
     /// The builder of [`Server::token`], to change one thing before signing.
-    pub fn token_builder(&self) -> mcp_server_auth::testing::TokenBuilder<'_> {
+    pub fn token_builder(&self) -> mcp_server_auth_dev::testing::TokenBuilder<'_> {
         self.issuer
             .token()
             .audience(self.resource.clone())

@@ -4,7 +4,7 @@
 #   tests/interop/run.sh
 #
 # 1. installs the pinned dependencies (setup.sh, idempotent, into tests/interop/.deps/);
-# 2. builds the protected_server example with --all-features, as `cargo test --all-features` in
+# 2. builds the protected_server example with --all-features, as `cargo test --workspace --all-features` in
 #    .ci/run already did, so that in CI this is a no-op, and the rmcp client (rmcp_client/, its
 #    own package), both in cargo's usual target dir or $CARGO_TARGET_DIR; the rmcp client's
 #    lock file starts as a copy of the crate's, so it shares most compiled dependencies with

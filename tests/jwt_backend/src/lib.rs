@@ -4,7 +4,7 @@
 #[cfg(test)]
 mod tests {
     use mcp_server_auth::McpAuth;
-    use mcp_server_auth::testing::{TestIssuer, unix_now};
+    use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
 
     const RESOURCE: &str = "https://mcp.example.com/mcp";
 

@@ -71,7 +71,7 @@
 //! own validator:
 //!
 //! ```
-//! use mcp_server_auth::dev_server::DevAuthServer;
+//! use mcp_server_auth_dev::dev_server::DevAuthServer;
 //! use mcp_server_auth::McpAuth;
 //! use serde_json::{Value, json};
 //!
@@ -144,7 +144,7 @@
 //!     .require_at_jwt(true)
 //!     .build()?;
 //! let access_token = tokens["access_token"].as_str().unwrap_or_default();
-//! let verified = auth.validator().validate(access_token, mcp_server_auth::testing::unix_now())?;
+//! let verified = auth.validator().validate(access_token, mcp_server_auth_dev::testing::unix_now())?;
 //! assert_eq!(verified.subject(), Some("dev-user"));
 //! assert_eq!(verified.client_id(), Some(client_id));
 //! assert_eq!(verified.scopes(), ["mcp:tools"]);
@@ -177,10 +177,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use self::server::Shared;
-use crate::keys::StaticKeys;
-use crate::keys::remote::{FetchError, ReqwestFetcher};
-use crate::observe::TRACE_TARGET;
 use crate::testing::TestIssuer;
+use mcp_server_auth::TRACE_TARGET;
+use mcp_server_auth::keys::StaticKeys;
+use mcp_server_auth::keys::remote::{FetchError, ReqwestFetcher};
 
 /// A running development authorization server. See the [module docs](self).
 ///
@@ -302,7 +302,7 @@ impl DevAuthServer {
     }
 
     /// The server's public signing key, as a static key source for
-    /// [`McpAuthBuilder::issuer`](crate::McpAuthBuilder::issuer).
+    /// [`McpAuthBuilder::issuer`](mcp_server_auth::McpAuthBuilder::issuer).
     pub fn keys(&self) -> StaticKeys {
         self.inner.shared.signer.keys()
     }
@@ -423,7 +423,8 @@ impl DevAuthServerBuilder {
             return Err(DevServerError::NoScope);
         }
         if let Some(bad) = self.resources.iter().find(|r| {
-            crate::url::split(r).map_or(true, |parts| !(parts.is_https() || parts.is_http()))
+            crate::url::parse(r)
+                .is_none_or(|uri| !(crate::url::is_https(&uri) || crate::url::is_http(&uri)))
         }) {
             return Err(DevServerError::InvalidResource(bad.clone()));
         }

@@ -4,7 +4,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::*;
-use crate::McpAuth;
+use mcp_server_auth::McpAuth;
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 

@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::Shared;
-use crate::body::FullBody;
+use mcp_server_auth::body::FullBody;
 
 /// Spawns the accept loop on the current Tokio runtime. Dropping the returned sender stops the
 /// loop and closes every open connection.

@@ -11,7 +11,7 @@
 //! as static keys:
 //!
 //! ```
-//! use mcp_server_auth::testing::TestIssuer;
+//! use mcp_server_auth_dev::testing::TestIssuer;
 //!
 //! let issuer = TestIssuer::new("https://auth.example.com");
 //! let token = issuer
@@ -23,7 +23,7 @@
 //! let auth = mcp_server_auth::McpAuth::builder("https://mcp.example.com/mcp")
 //!     .issuer(issuer.issuer(), issuer.keys())
 //!     .build()?;
-//! let verified = auth.validator().validate(&token, mcp_server_auth::testing::unix_now())?;
+//! let verified = auth.validator().validate(&token, mcp_server_auth_dev::testing::unix_now())?;
 //! assert_eq!(verified.subject(), Some("test-user"));
 //! assert_eq!(verified.scopes(), ["mcp:tools"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -69,7 +69,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::post};
-//! use mcp_server_auth::testing::TestIssuer;
+//! use mcp_server_auth_dev::testing::TestIssuer;
 //! use mcp_server_auth::{McpAuth, VerifiedToken};
 //! use tower::ServiceExt as _;
 //!
@@ -119,7 +119,7 @@
 //! test arranged.
 //!
 //! ```
-//! use mcp_server_auth::testing::TestIssuer;
+//! use mcp_server_auth_dev::testing::TestIssuer;
 //! use serde_json::Value;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -175,7 +175,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use self::key::{KeyChain, KeyEntry, b64, unreachable_rng};
-use crate::keys::{Algorithm, StaticKeys};
+use mcp_server_auth::keys::{Algorithm, StaticKeys};
 
 /// The current time in seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
@@ -372,12 +372,16 @@ impl TestIssuer {
     /// `EdDSA`. Any other algorithm gets an ES256 key.
     pub fn with_algorithm(issuer: impl Into<String>, alg: Algorithm) -> Self {
         let issuer = issuer.into();
-        let (origin, path) = match crate::url::split(&issuer) {
-            Ok(parts) => (
-                format!("{}://{}", parts.scheme, parts.authority),
-                parts.path.trim_end_matches('/').to_owned(),
+        let (origin, path) = match crate::url::parse(&issuer) {
+            Some(uri) => (
+                format!(
+                    "{}://{}",
+                    uri.scheme_str().unwrap_or_default(),
+                    uri.authority().map(|a| a.as_str()).unwrap_or_default()
+                ),
+                uri.path().trim_end_matches('/').to_owned(),
             ),
-            Err(_) => (String::new(), String::new()),
+            None => (String::new(), String::new()),
         };
         let shared = Shared::new(issuer, alg, origin, path);
         TestIssuer {

@@ -20,10 +20,11 @@ use super::html;
 use super::store::{
     self, AUTHORIZATION_CODE, Client, Grant, REFRESH_TOKEN, Redeem, RefreshGrant, Store,
 };
-use crate::body::{FullBody, json_response};
-use crate::keys::remote::{Fetch, FetchRequest, ReqwestFetcher};
-use crate::observe::TRACE_TARGET;
 use crate::testing::{TestIssuer, unix_now};
+use crate::url;
+use mcp_server_auth::TRACE_TARGET;
+use mcp_server_auth::body::FullBody;
+use mcp_server_auth::keys::remote::{Fetch, FetchRequest, ReqwestFetcher};
 
 /// Largest request body read (registration, consent and token forms).
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -39,7 +40,7 @@ const MAX_AUTHORIZE_QUERY: usize = 8 * 1024;
 const MAX_STATE: usize = 1024;
 /// The scope a client may always ask for: refresh tokens go to every client registered for
 /// the `refresh_token` grant, with or without it.
-const OFFLINE_ACCESS: &str = crate::scope::OFFLINE_ACCESS;
+const OFFLINE_ACCESS: &str = "offline_access";
 
 pub(super) const AUTHORIZE: &str = "/authorize";
 pub(super) const CONSENT: &str = "/consent";
@@ -254,7 +255,14 @@ fn oauth_error(
     description: &'static str,
 ) -> Response<FullBody> {
     tracing::debug!(target: TRACE_TARGET, error, description, "development authorization server refused a request");
-    json_response(status, Some(error), description)
+    let mut response = json(
+        status,
+        &json!({ "error": error, "error_description": description }),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<FullBody> {
@@ -547,8 +555,8 @@ fn parse_registration(request: &Map<String, Value>) -> Result<Registration, Refu
 
 /// `https` URLs, and `http` URLs on a loopback host (RFC 8252 §7.3), without fragment.
 fn is_acceptable_redirect_uri(uri: &str) -> bool {
-    crate::url::split(uri)
-        .is_ok_and(|parts| parts.is_https() || (parts.is_http() && parts.is_loopback()))
+    url::parse(uri)
+        .is_some_and(|uri| url::is_https(&uri) || (url::is_http(&uri) && url::is_loopback(&uri)))
 }
 
 /// Whether `requested` is one of `registered`: exact string match, except that `http`
@@ -558,25 +566,24 @@ fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
     if registered.iter().any(|r| r == requested) {
         return true;
     }
-    let Ok(asked) = crate::url::split(requested) else {
+    let Some(asked) = url::parse(requested) else {
         return false;
     };
-    if !(asked.is_http() && asked.is_loopback()) {
+    if !(url::is_http(&asked) && url::is_loopback(&asked)) {
         return false;
     }
     registered.iter().any(|r| {
-        crate::url::split(r).is_ok_and(|known| {
-            known.is_http()
-                && known.host.eq_ignore_ascii_case(asked.host)
-                && known.is_loopback()
-                && or_slash(known.path) == or_slash(asked.path)
-                && known.query == asked.query
+        url::parse(r).is_some_and(|known| {
+            url::is_http(&known)
+                && url::is_loopback(&known)
+                && known
+                    .host()
+                    .unwrap_or_default()
+                    .eq_ignore_ascii_case(asked.host().unwrap_or_default())
+                && known.path() == asked.path()
+                && known.query() == asked.query()
         })
     })
-}
-
-fn or_slash(path: &str) -> &str {
-    if path.is_empty() { "/" } else { path }
 }
 
 // ---- client id metadata documents -------------------------------------------------------------
@@ -591,31 +598,29 @@ async fn resolve_client(shared: &Shared, client_id: &str) -> Result<Client, &'st
             .cloned()
             .ok_or("unknown client_id: register the client first (dynamic client registration)");
     }
-    let parts = crate::url::split(client_id).map_err(|_| "the client_id URL is invalid")?;
-    let secure =
-        parts.is_https() || (shared.cimd_http_loopback && parts.is_http() && parts.is_loopback());
+    let parts = url::parse(client_id).ok_or("the client_id URL is invalid")?;
+    let secure = url::is_https(&parts)
+        || (shared.cimd_http_loopback && url::is_http(&parts) && url::is_loopback(&parts));
     if !secure {
         return Err("a client_id URL must be https");
     }
-    if parts.path.is_empty()
-        || parts.path == "/"
+    if parts.path() == "/"
         || parts
-            .path
+            .path()
             .split('/')
             .any(|segment| segment == "." || segment == "..")
     {
         return Err("a client_id URL needs a path without dot segments");
     }
     if !shared.cimd_hosts.iter().any(|host| {
-        host.eq_ignore_ascii_case(parts.host) || host.eq_ignore_ascii_case(parts.authority)
+        host.eq_ignore_ascii_case(parts.host().unwrap_or_default())
+            || parts
+                .authority()
+                .is_some_and(|authority| host.eq_ignore_ascii_case(authority.as_str()))
     }) {
         return Err("this server does not fetch client metadata documents from that host");
     }
-    let request = FetchRequest {
-        url: client_id.to_owned(),
-        timeout: CIMD_TIMEOUT,
-        max_bytes: MAX_CIMD_BYTES,
-    };
+    let request = FetchRequest::new(client_id, CIMD_TIMEOUT, MAX_CIMD_BYTES);
     let response = shared
         .fetcher
         .get(request)
@@ -770,8 +775,8 @@ async fn authorize(shared: &Shared, query: Option<&str>) -> Response<FullBody> {
     let Some(transaction) = shared.store().add_pending(grant.clone(), unix_now()) else {
         return refuse("temporarily_unavailable", "too many pending authorizations");
     };
-    let redirect_host = crate::url::split(&grant.redirect_uri)
-        .map(|p| p.authority.to_owned())
+    let redirect_host = url::parse(&grant.redirect_uri)
+        .and_then(|uri| uri.authority().map(|a| a.as_str().to_owned()))
         .unwrap_or_default();
     html_page(
         StatusCode::OK,

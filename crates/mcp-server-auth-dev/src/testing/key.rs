@@ -15,7 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::keys::Algorithm;
+use mcp_server_auth::keys::Algorithm;
 
 enum SigningKey {
     Es256(EcdsaKeyPair),
