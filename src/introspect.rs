@@ -85,7 +85,7 @@ use crate::error::ConfigError;
 use crate::fetch::{DEFAULT_FETCH_TIMEOUT, Fetch, FormPost, ReqwestFetcher};
 use crate::keys::KeySetId;
 use crate::token::VerifiedToken;
-use crate::validate::error::{TokenError, TokenErrorKind};
+use crate::token_error::{TokenError, TokenErrorKind};
 
 /// Default longest time a cached introspection answer is used: the staleness bound for
 /// revocation.

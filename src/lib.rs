@@ -22,10 +22,12 @@ pub mod fuzzing;
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod introspect;
 pub mod keys;
+mod limits;
 mod macros;
 pub mod metadata;
 pub mod observe;
 pub mod operation;
+mod operation_scopes;
 pub mod origin;
 pub mod policy;
 pub mod profile;
@@ -35,6 +37,7 @@ mod rules;
 pub mod scope;
 pub mod session;
 mod token;
+mod token_error;
 mod url;
 pub mod validate;
 

@@ -66,8 +66,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::limits::TypPolicy;
 use crate::token::VerifiedToken;
-use crate::validate::limits::TypPolicy;
 
 /// How a scope claim is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

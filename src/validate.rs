@@ -52,16 +52,14 @@ use crate::token::VerifiedToken;
 
 mod builder;
 mod claims;
-pub(crate) mod error;
 mod jose;
-pub(crate) mod limits;
 
 use claims::{Round, numeric_date, scopes, take_audience, take_str};
 use jose::{Header, decode_segment, parse_object};
 
-pub use error::{TokenError, TokenErrorKind};
-use limits::is_at_jwt;
-pub use limits::{DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY_SECS, TypPolicy};
+use crate::limits::is_at_jwt;
+pub use crate::limits::{DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY_SECS, TypPolicy};
+pub use crate::token_error::{TokenError, TokenErrorKind};
 
 /// Claims only OpenID Connect ID tokens carry. A token without `typ: at+jwt` holding one of
 /// them is an ID token, never an access token (RFC 8725 §3.12), even when its `aud` names an

@@ -14,7 +14,7 @@ use crate::body::{FullBody, json_response};
 use crate::challenge::{Challenge, ErrorCode};
 use crate::keys::{KeySet, KeySource, KeysUnavailable};
 use crate::operation::McpOperations;
-use crate::policy::OperationScopes;
+use crate::operation_scopes::OperationScopes;
 use crate::protocol_version::ProtocolVersion;
 use crate::scope::OFFLINE_ACCESS;
 use crate::scope::ScopeHierarchy;

@@ -12,7 +12,7 @@ use super::decision::{Config, Denied};
 use crate::body::{FullBody, ResponseBody};
 use crate::keys::RefreshFuture;
 use crate::token::VerifiedToken;
-use crate::validate::error::TokenError;
+use crate::token_error::TokenError;
 
 #[cfg(feature = "remote")]
 type IntrospectionFuture = crate::introspect::IntrospectFuture;

@@ -61,7 +61,7 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::validate::error::{TokenError, TokenErrorKind};
+use crate::token_error::{TokenError, TokenErrorKind};
 
 /// Why a request was refused; found in the rejection's response extensions. Opaque: read
 /// [`kind`](Self::kind) and [`status`](Self::status).

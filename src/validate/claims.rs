@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::error::{TokenError, TokenErrorKind};
 use crate::profile::{ScopeClaim, ScopeFormat};
+use crate::token_error::{TokenError, TokenErrorKind};
 
 /// Takes a string claim out of the parsed claims (which are dropped after validation), so the
 /// verified token owns it without a copy.

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::error::{TokenError, TokenErrorKind};
+use crate::token_error::{TokenError, TokenErrorKind};
 
 pub(super) fn decode_segment(segment: &str) -> Result<Vec<u8>, TokenError> {
     URL_SAFE_NO_PAD

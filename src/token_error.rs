@@ -49,8 +49,8 @@ pub enum TokenErrorKind {
     /// The authorization server's introspection endpoint says the token is not active
     /// (unknown, expired or revoked).
     Inactive,
-    /// The token needs introspection, a network round trip [`Validator::validate`](super::Validator::validate) never makes:
-    /// use [`Validator::validate_async`](super::Validator::validate_async), or the layer.
+    /// The token needs introspection, a network round trip [`Validator::validate`](crate::validate::Validator::validate) never makes:
+    /// use [`Validator::validate_async`](crate::validate::Validator::validate_async), or the layer.
     IntrospectionRequired,
     /// The introspection endpoint could not be asked, or gave no usable answer; answered with
     /// 503, not 401.
