@@ -16,8 +16,9 @@ use axum::extract::State;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use mcp_server_auth::ConfigError;
 use mcp_server_auth::cache::TokenCacheConfig;
-use mcp_server_auth::config::{ConfigErrors, ENV_PREFIX, McpAuthConfig};
+use mcp_server_auth::config::{ENV_PREFIX, McpAuthConfig};
 use mcp_server_auth::operation::RequestBody;
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile, ScopeClaim, ScopeFormat};
 use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
@@ -53,7 +54,7 @@ fn build(config: &McpAuthConfig) -> McpAuth {
     }
 }
 
-fn problems(config: &McpAuthConfig) -> ConfigErrors {
+fn problems(config: &McpAuthConfig) -> ConfigError {
     match config.build() {
         Ok(auth) => panic!(
             "expected problems, but it built for {}",
@@ -63,7 +64,7 @@ fn problems(config: &McpAuthConfig) -> ConfigErrors {
     }
 }
 
-fn fields(errors: &ConfigErrors) -> Vec<String> {
+fn fields(errors: &ConfigError) -> Vec<String> {
     errors
         .problems()
         .iter()
@@ -72,7 +73,7 @@ fn fields(errors: &ConfigErrors) -> Vec<String> {
 }
 
 /// Asserts that `errors` holds exactly one problem for each of `expected` (in any order).
-fn assert_fields(errors: &ConfigErrors, expected: &[&str]) {
+fn assert_fields(errors: &ConfigError, expected: &[&str]) {
     let mut got = fields(errors);
     got.sort();
     let mut want: Vec<String> = expected.iter().map(|f| (*f).to_owned()).collect();
@@ -266,7 +267,7 @@ fn docs_example_in_toml_builds_the_described_metadata() {
 /// docs and the reader agree.
 #[test]
 fn docs_example_as_written_in_the_module_docs_builds() {
-    let source = include_str!("../src/config.rs");
+    let source = include_str!("../src/config/mod.rs");
     let mut block = String::new();
     let mut inside = false;
     for line in source.lines() {
@@ -1659,8 +1660,8 @@ fn config_types_are_send_sync_clone_and_errors_are_std_errors() {
     fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
     fn error<T: std::error::Error + Send + Sync + 'static>() {}
     send_sync_clone::<McpAuthConfig>();
-    send_sync_clone::<ConfigErrors>();
-    error::<ConfigErrors>();
+    send_sync_clone::<ConfigError>();
+    error::<ConfigError>();
     // Boxes into the usual error types.
     let boxed: Box<dyn std::error::Error + Send + Sync> =
         Box::new(problems(&McpAuthConfig::default()));
