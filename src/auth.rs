@@ -1013,6 +1013,82 @@ mod tests {
         }
     }
 
+    #[test]
+    fn build_reports_every_problem_at_once_with_its_setting() {
+        let keys = || crate::keys::StaticKeys::hmac(&[1; 32], Algorithm::HS256).unwrap();
+        let error = McpAuth::builder("http://mcp.example.com/mcp")
+            .issuer("https://a.example.com", keys())
+            .issuer("https://a.example.com", keys())
+            .issuer("http://b.example.com", keys())
+            .leeway(301)
+            .require_scope("mcp tools")
+            .scopes_supported(["mcp:tools", "a\"b"])
+            .tool_scope("deploy", "")
+            .add_audience("")
+            .max_token_bytes(0)
+            .body_read_timeout(std::time::Duration::ZERO)
+            .max_buffered_bytes(0)
+            .build()
+            .unwrap_err();
+        let settings: Vec<&str> = error.problems().iter().map(Problem::setting).collect();
+        assert_eq!(
+            settings,
+            [
+                // The setters', in the order of the calls.
+                "leeway",
+                "require_scope",
+                "scopes_supported[1]",
+                "tool_scope",
+                "add_audience",
+                "max_token_bytes",
+                "body_read_timeout",
+                "max_buffered_bytes",
+                // Then what only `build` can tell.
+                "resource",
+                "issuer",
+                "issuer",
+                // Every HMAC key matches no algorithm of the default allow-list.
+                "algorithms",
+                "algorithms",
+                "algorithms",
+            ],
+            "{error}"
+        );
+        let kinds: Vec<&ProblemKind> = error.problems().iter().map(Problem::kind).collect();
+        assert!(matches!(
+            kinds[0],
+            ProblemKind::LeewayTooLarge { secs: 301 }
+        ));
+        assert!(matches!(kinds[2], ProblemKind::InvalidScope { scope } if scope == "a\"b"));
+        assert!(matches!(kinds[9], ProblemKind::DuplicateIssuer { .. }));
+        assert!(
+            matches!(kinds[10], ProblemKind::InvalidIssuer { issuer, .. } if issuer == "http://b.example.com")
+        );
+        let text = error.to_string();
+        assert!(
+            text.starts_with("14 configuration problems\n  leeway: must be at most 300\n"),
+            "{text}"
+        );
+
+        // A value replaced by a valid one is no problem; one problem reads as it always has.
+        let error = McpAuth::builder("https://mcp.example.com/mcp")
+            .issuer("https://a.example.com", keys())
+            .algorithms([Algorithm::HS256])
+            .leeway(301)
+            .leeway(30)
+            .scopes_supported(["a b"])
+            .scopes_supported(["mcp:tools"])
+            .require_scope("offline_access")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid scope `offline_access`",
+            "{:?}",
+            error.problems()
+        );
+    }
+
     fn send_sync_clone<T: Send + Sync + Clone>() {}
     fn send<T: Send>() {}
 

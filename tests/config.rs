@@ -19,6 +19,7 @@ use http_body_util::{BodyExt, Full};
 use mcp_server_auth::ConfigError;
 use mcp_server_auth::cache::TokenCacheConfig;
 use mcp_server_auth::config::{ENV_PREFIX, McpAuthConfig};
+use mcp_server_auth::error::ProblemKind;
 use mcp_server_auth::operation::RequestBody;
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile, ScopeClaim, ScopeFormat};
 use mcp_server_auth::testing::{TestIssuer, TokenBuilder, unix_now};
@@ -1139,6 +1140,99 @@ fn builder_checks_are_reported_with_the_other_problems() {
             .all(|p| p.field() != "(configuration)"),
         "{errors}"
     );
+}
+
+/// The reader checks no value itself: what the builder refuses comes back with the builder's
+/// kind, named by the field (or variable) that fed the setter.
+#[test]
+fn builder_problems_are_relabelled_to_the_field_that_fed_the_setter() {
+    let config = json_config(
+        r#"{
+        "resource": "http://mcp.example.com/mcp",
+        "issuers": [
+            { "issuer": "https://a.example.com", "leeway_secs": 301 },
+            { "issuer": "https://a.example.com" },
+            { "issuer": "http://b.example.com", "jwks_uri": "http://b.example.com/jwks" }
+        ],
+        "leeway_secs": 301,
+        "required_scopes": ["mcp:tools", "offline_access"],
+        "max_token_bytes": 0
+    }"#,
+    );
+    let errors = problems(&config);
+    let mut got: Vec<(String, &ProblemKind)> = errors
+        .problems()
+        .iter()
+        .map(|p| (p.field().to_owned(), p.kind()))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let fields: Vec<&str> = got.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "issuers[0].leeway_secs",
+            "issuers[1].issuer",
+            "issuers[2].issuer",
+            "issuers[2].jwks_uri",
+            "leeway_secs",
+            "max_token_bytes",
+            "required_scopes[1]",
+            "resource",
+        ],
+        "{errors}"
+    );
+    let kind = |field: &str| got.iter().find(|(f, _)| f == field).map(|(_, k)| *k);
+    assert!(matches!(
+        kind("issuers[0].leeway_secs"),
+        Some(ProblemKind::InvalidProfile { .. })
+    ));
+    assert!(matches!(
+        kind("issuers[1].issuer"),
+        Some(ProblemKind::DuplicateIssuer { .. })
+    ));
+    assert!(matches!(
+        kind("issuers[2].issuer"),
+        Some(ProblemKind::InvalidIssuer { .. })
+    ));
+    assert!(matches!(
+        kind("issuers[2].jwks_uri"),
+        Some(ProblemKind::InvalidJwksUri { .. })
+    ));
+    assert!(matches!(
+        kind("leeway_secs"),
+        Some(ProblemKind::LeewayTooLarge { secs: 301 })
+    ));
+    assert!(matches!(
+        kind("max_token_bytes"),
+        Some(ProblemKind::InvalidMaxTokenLength)
+    ));
+    assert!(matches!(
+        kind("required_scopes[1]"),
+        Some(ProblemKind::InvalidScope { .. })
+    ));
+    assert!(matches!(
+        kind("resource"),
+        Some(ProblemKind::InvalidResource { .. })
+    ));
+
+    // From the environment, the same problems name the variables.
+    let errors = problems(&env(&[
+        ("MCP_AUTH_RESOURCE", "https://mcp.example.com/mcp"),
+        ("MCP_AUTH_ISSUERS", "https://a.example.com"),
+        ("MCP_AUTH_LEEWAY_SECS", "301"),
+        ("MCP_AUTH_REQUIRED_SCOPES", "mcp:tools offline_access"),
+    ]));
+    assert_fields(
+        &errors,
+        &["MCP_AUTH_LEEWAY_SECS", "MCP_AUTH_REQUIRED_SCOPES"],
+    );
+    let leeway = errors
+        .problems()
+        .iter()
+        .find(|p| p.field() == "MCP_AUTH_LEEWAY_SECS")
+        .unwrap();
+    assert_eq!(leeway.kind(), &ProblemKind::LeewayTooLarge { secs: 301 });
+    assert_eq!(leeway.message(), "must be at most 300");
 }
 
 // ---------------------------------------------------------------------------------------------
