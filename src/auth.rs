@@ -1025,6 +1025,7 @@ mod tests {
             .scopes_supported(["mcp:tools", "a\"b"])
             .tool_scope("deploy", "")
             .add_audience("")
+            .add_audience("api://mcp")
             .max_token_bytes(0)
             .body_read_timeout(std::time::Duration::ZERO)
             .max_buffered_bytes(0)

@@ -246,12 +246,11 @@ impl Inner {
 pub struct ValidatorBuilder {
     resource: String,
     issuers: Vec<(String, Arc<dyn KeySource>)>,
-    audiences: Vec<String>,
+    /// The token rules of every issuer without its own: audience aliases, `typ`, leeway,
+    /// scope and client id claims. An issuer's [profile](Self::profile) overrides them.
+    defaults: IssuerProfile,
     algorithms: Option<Vec<Algorithm>>,
-    leeway: u64,
-    typ: TypPolicy,
     max_token_bytes: usize,
-    scope_claims: Vec<ScopeClaim>,
     allow_http_loopback: bool,
     cache: TokenCacheConfig,
     profiles: Vec<(String, IssuerProfile)>,
@@ -267,12 +266,13 @@ impl Validator {
         ValidatorBuilder {
             resource: resource.into(),
             issuers: Vec::new(),
-            audiences: Vec::new(),
+            defaults: IssuerProfile::new()
+                .typ(TypPolicy::default())
+                .leeway(DEFAULT_LEEWAY_SECS)
+                .scope_claims([ScopeClaim::new("scope"), ScopeClaim::new("scp")])
+                .client_id_claims(["client_id", "azp"]),
             algorithms: None,
-            leeway: DEFAULT_LEEWAY_SECS,
-            typ: TypPolicy::default(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
-            scope_claims: vec![ScopeClaim::new("scope"), ScopeClaim::new("scp")],
             allow_http_loopback: false,
             cache: TokenCacheConfig::default(),
             profiles: Vec::new(),

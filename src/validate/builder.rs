@@ -46,16 +46,12 @@ impl ValidatorBuilder {
     /// Also accepts tokens whose `aud` holds `audience`, whatever their issuer (to accept an
     /// alias from one issuer only, use its [`IssuerProfile::audience`]). Tokens naming the
     /// resource itself are always accepted. Defaults to none.
-    pub fn add_audience(mut self, audience: impl Into<String>) -> Self {
+    pub fn add_audience(self, audience: impl Into<String>) -> Self {
         let audience = audience.into();
-        if audience.is_empty() {
-            let kind = ProblemKind::InvalidAudience {
-                audience: audience.clone(),
-            };
-            self.problems.push(Problem::new("add_audience", kind));
-        }
-        self.audiences.push(audience);
-        self
+        let kind = ProblemKind::InvalidAudience {
+            audience: audience.clone(),
+        };
+        self.set_default("add_audience", kind, |p| p.audience(audience))
     }
 
     /// The algorithm allow-list. Defaults to every asymmetric algorithm
@@ -74,14 +70,9 @@ impl ValidatorBuilder {
 
     /// Clock leeway for `exp`, `nbf` and `iat`. Defaults to 60 seconds; at most 300.
     pub fn leeway(mut self, secs: u64) -> Self {
+        let kind = ProblemKind::LeewayTooLarge { secs };
         self.forget("leeway");
-        if let Err(reason) = crate::rules::leeway(secs) {
-            let kind = ProblemKind::LeewayTooLarge { secs };
-            self.problems
-                .push(Problem::new("leeway", kind).with_message(reason));
-        }
-        self.leeway = secs;
-        self
+        self.set_default("leeway", kind, |p| p.leeway(secs))
     }
 
     /// Accept only `typ: at+jwt` tokens ([RFC 9068 §2.1]). Off by default: `JWT` and no `typ`
@@ -89,11 +80,12 @@ impl ValidatorBuilder {
     ///
     /// [RFC 9068 §2.1]: https://www.rfc-editor.org/rfc/rfc9068#section-2.1
     pub fn require_at_jwt(mut self, strict: bool) -> Self {
-        self.typ = if strict {
+        let typ = if strict {
             TypPolicy::Strict
         } else {
             TypPolicy::Lenient
         };
+        self.defaults = std::mem::take(&mut self.defaults).typ(typ);
         self
     }
 
@@ -116,11 +108,23 @@ impl ValidatorBuilder {
         I: IntoIterator,
         I::Item: Into<ScopeClaim>,
     {
-        self.scope_claims = claims.into_iter().map(Into::into).collect();
+        let kind = ProblemKind::InvalidScopeClaim;
         self.forget("scope_claims");
-        if self.scope_claims.iter().any(|c| c.name().is_empty()) {
-            self.problems
-                .push(Problem::new("scope_claims", ProblemKind::InvalidScopeClaim));
+        self.set_default("scope_claims", kind, |p| p.scope_claims(claims))
+    }
+
+    /// Applies `set` to the default profile, which checks the value; a problem it finds is
+    /// one of `setting`, of `kind` (and its message).
+    fn set_default(
+        mut self,
+        setting: &str,
+        kind: ProblemKind,
+        set: impl FnOnce(IssuerProfile) -> IssuerProfile,
+    ) -> Self {
+        self.defaults = set(std::mem::take(&mut self.defaults));
+        if !self.defaults.problems.is_empty() {
+            self.defaults.problems.clear();
+            self.problems.push(Problem::new(setting, kind));
         }
         self
     }
@@ -284,8 +288,9 @@ impl ValidatorBuilder {
         // Building an introspector can still fail (its HTTP client).
         #[cfg_attr(not(feature = "remote"), allow(unused_mut))]
         let mut problems = Vec::new();
+        let defaults = self.defaults;
         let mut audiences = vec![self.resource];
-        audiences.extend(self.audiences);
+        audiences.extend(defaults.audiences);
         let leeway = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX);
         let mut profiles = self.profiles;
         let mut keys = self.issuers;
@@ -299,15 +304,20 @@ impl ValidatorBuilder {
             all_audiences.extend(profile.audiences);
             let rules = Rules {
                 audiences: all_audiences,
-                typ: profile.typ.unwrap_or(self.typ),
-                leeway: leeway(profile.leeway.unwrap_or(self.leeway)),
-                scope_claims: profile
-                    .scope_claims
-                    .unwrap_or_else(|| self.scope_claims.clone()),
+                typ: profile.typ.or(defaults.typ).unwrap_or_default(),
+                leeway: leeway(
+                    profile
+                        .leeway
+                        .or(defaults.leeway)
+                        .unwrap_or(DEFAULT_LEEWAY_SECS),
+                ),
+                scope_claims: (profile.scope_claims)
+                    .or_else(|| defaults.scope_claims.clone())
+                    .unwrap_or_default(),
                 scope_prefix: profile.scope_prefix,
-                client_id_claims: profile
-                    .client_id_claims
-                    .unwrap_or_else(|| vec!["client_id".to_owned(), "azp".to_owned()]),
+                client_id_claims: (profile.client_id_claims)
+                    .or_else(|| defaults.client_id_claims.clone())
+                    .unwrap_or_default(),
                 required: profile.required,
                 policies: profile.policies,
             };
