@@ -299,12 +299,17 @@ impl Reader<'_> {
         }
         #[cfg(not(feature = "remote"))]
         {
-            let _ = (verify_jwts, jwks_uri);
+            // No setter can take the issuer: the builder's finding no issuer, or a profile
+            // for an unknown one, is this same problem.
+            let _ = (verify_jwts, jwks_uri, profile);
             self.problem(
                 &table.field("issuer"),
                 "keys from an issuer need the crate's `remote` feature",
             );
+            self.stand_ins.push("issuers");
+            builder
         }
+        #[cfg(feature = "remote")]
         builder.profile(id, profile)
     }
 
