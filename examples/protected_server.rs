@@ -587,6 +587,18 @@ impl Options {
     }
 }
 
+/// A configuration error on one line: the problem, or each problem with its setting.
+fn one_line(error: &mcp_server_auth::ConfigError) -> String {
+    match error.problems() {
+        [_] => error.to_string(),
+        problems => problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 /// Reports a command-line or configuration problem: one line, a usage hint, exit code 2.
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
@@ -707,7 +719,9 @@ async fn main() -> ExitCode {
     // the port is taken. With `--port 0` the default resource changes once the port is known.
     let auth = match options.build_auth(&options.resource(options.port)) {
         Ok(auth) => auth,
-        Err(error) => return usage_error(&format!("invalid configuration: {error}")),
+        Err(error) => {
+            return usage_error(&format!("invalid configuration: {}", one_line(&error)));
+        }
     };
 
     serve(&options, auth).await
@@ -738,7 +752,9 @@ async fn serve(options: &Options, mut auth: McpAuth) -> ExitCode {
     if options.config.is_none() && options.resource.is_none() && addr.port() != options.port {
         auth = match options.build_auth(&resource) {
             Ok(auth) => auth,
-            Err(error) => return usage_error(&format!("invalid configuration: {error}")),
+            Err(error) => {
+                return usage_error(&format!("invalid configuration: {}", one_line(&error)));
+            }
         };
     }
 

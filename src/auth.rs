@@ -8,7 +8,7 @@ use tower::Layer;
 use crate::bearer::{BearerAuth, BearerAuthLayer, Config};
 use crate::body_limits::ReadLimits;
 use crate::cors::{McpCors, McpCorsLayer};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Problem, ProblemKind};
 use crate::keys::{Algorithm, KeySource};
 use crate::metadata::{
     self, MetadataDocument, ProtectedResourceMetadata, ServeMetadata, ServeMetadataLayer,
@@ -380,7 +380,11 @@ impl McpAuthBuilder {
     /// Requires `scope` on every request (403 `insufficient_scope` otherwise). Accumulates;
     /// defaults to none. `offline_access` cannot be required.
     pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
-        self.required_scopes.push(scope.into());
+        let scope = scope.into();
+        if let Err(reason) = crate::rules::required_scope(&scope) {
+            self.scope_problem("require_scope", &scope, reason);
+        }
+        self.required_scopes.push(scope);
         self
     }
 
@@ -392,6 +396,9 @@ impl McpAuthBuilder {
         broader: impl Into<String>,
         narrower: impl Into<String>,
     ) -> Self {
+        let (broader, narrower) = (broader.into(), narrower.into());
+        self.check_scope("scope_implies", &broader);
+        self.check_scope("scope_implies", &narrower);
         self.hierarchy = self.hierarchy.implies(broader, narrower);
         self
     }
@@ -403,7 +410,12 @@ impl McpAuthBuilder {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        self.scopes_supported = Some(scopes.into_iter().map(Into::into).collect());
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        self.validator.forget("scopes_supported");
+        for (i, scope) in scopes.iter().enumerate() {
+            self.check_scope(&format!("scopes_supported[{i}]"), scope);
+        }
+        self.scopes_supported = Some(scopes);
         self
     }
 
@@ -519,18 +531,24 @@ impl McpAuthBuilder {
     /// `tools/call` of `tool` needs `scope` (403 `insufficient_scope` with a step-up challenge
     /// otherwise). Accumulates.
     pub fn tool_scope(mut self, tool: impl Into<String>, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self.check_scope("tool_scope", &scope);
         self.operations = self.operations.tool(tool, scope);
         self
     }
 
     /// `prompts/get` of `prompt` needs `scope`. Accumulates.
     pub fn prompt_scope(mut self, prompt: impl Into<String>, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self.check_scope("prompt_scope", &scope);
         self.operations = self.operations.prompt(prompt, scope);
         self
     }
 
     /// Reading (or subscribing to) exactly the resource `uri` needs `scope`. Accumulates.
     pub fn resource_scope(mut self, uri: impl Into<String>, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self.check_scope("resource_scope", &scope);
         self.operations = self.operations.resource(uri, scope);
         self
     }
@@ -542,12 +560,16 @@ impl McpAuthBuilder {
         prefix: impl Into<String>,
         scope: impl Into<String>,
     ) -> Self {
+        let scope = scope.into();
+        self.check_scope("resource_prefix_scope", &scope);
         self.operations = self.operations.resource_prefix(prefix, scope);
         self
     }
 
     /// Every call of the JSON-RPC `method` needs `scope`. Accumulates.
     pub fn method_scope(mut self, method: impl Into<String>, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self.check_scope("method_scope", &scope);
         self.operations = self.operations.method(method, scope);
         self
     }
@@ -570,6 +592,13 @@ impl McpAuthBuilder {
     /// methods, the `id` of a version refusal), from the moment the request reaches it; a body
     /// not in by then gets 408. Defaults to 10 seconds.
     pub fn body_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.validator.forget("body_read_timeout");
+        if timeout.is_zero() {
+            let setting = "body_read_timeout";
+            let kind = ProblemKind::InvalidDuration { setting };
+            let problem = Problem::new(setting, kind).with_message("must be more than zero");
+            self.validator.push_problem(problem);
+        }
         self.body_read_timeout = timeout;
         self
     }
@@ -593,6 +622,12 @@ impl McpAuthBuilder {
     /// would pass it is refused at once with 503 and `Retry-After: 1`, never queued. Defaults
     /// to 64 MiB.
     pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.validator.forget("max_buffered_bytes");
+        if bytes == 0 {
+            let setting = "max_buffered_bytes";
+            let kind = ProblemKind::InvalidCount { setting };
+            self.validator.push_problem(Problem::new(setting, kind));
+        }
         self.max_buffered_bytes = bytes;
         self
     }
@@ -614,51 +649,66 @@ impl McpAuthBuilder {
         self
     }
 
+    /// Records a problem of `setting` unless `scope` is a scope (RFC 6749 §3.3).
+    fn check_scope(&mut self, setting: &str, scope: &str) {
+        if let Err(reason) = crate::rules::scope(scope) {
+            self.scope_problem(setting, scope, reason);
+        }
+    }
+
+    fn scope_problem(&mut self, setting: &str, scope: &str, reason: &'static str) {
+        let kind = ProblemKind::InvalidScope {
+            scope: scope.to_owned(),
+        };
+        self.validator
+            .push_problem(Problem::new(setting, kind).with_message(reason));
+    }
+
+    /// How many problems the setters found so far, for
+    /// [`rename_problems_since`](Self::rename_problems_since).
+    pub(crate) fn problem_count(&self) -> usize {
+        self.validator.problem_count()
+    }
+
+    /// Names the problems the setters found since `mark` `setting` instead: the configuration
+    /// reader names them by the field that fed the setter.
+    pub(crate) fn rename_problems_since(mut self, mark: usize, setting: &str) -> Self {
+        self.validator.rename_problems_since(mark, setting);
+        self
+    }
+
     /// Checks the configuration and builds the layers. No I/O happens here.
     ///
     /// # Errors
-    /// A [`ConfigError`] for the first problem found: an invalid resource or issuer URL, no
-    /// issuer or a repeated one, an issuer whose keys allow none of the configured algorithms,
-    /// an invalid scope or a required `offline_access`, an empty audience alias, a leeway over
-    /// 300 seconds, an empty algorithm list, a zero token size cap.
-    pub fn build(self) -> Result<McpAuth, ConfigError> {
-        crate::rules::secure_url(&self.resource, self.allow_http_loopback).map_err(|reason| {
-            ConfigError::InvalidResource {
+    /// A [`ConfigError`] with every problem found, each naming its setting: an invalid
+    /// resource or issuer URL, no issuer or a repeated one, an issuer whose keys allow none of
+    /// the configured algorithms, an invalid scope or a required `offline_access`, an empty
+    /// audience alias, a leeway over 300 seconds, an empty algorithm list, a zero token size
+    /// cap, an empty set of protocol versions.
+    pub fn build(mut self) -> Result<McpAuth, ConfigError> {
+        // The setters' problems first, in the order of the calls.
+        let mut problems = self.validator.take_problems();
+        if let Err(reason) = crate::rules::secure_url(&self.resource, self.allow_http_loopback) {
+            let kind = ProblemKind::InvalidResource {
                 resource: self.resource.clone(),
                 reason,
-            }
-        })?;
+            };
+            problems.push(Problem::new("resource", kind));
+        }
         let scopes_supported = self
             .scopes_supported
+            .take()
             .unwrap_or_else(|| self.required_scopes.clone());
-        let hierarchy_scopes = self.hierarchy.rules().flat_map(|(a, b)| [a, b]);
-        for scope in self
-            .required_scopes
-            .iter()
-            .chain(&scopes_supported)
-            .map(String::as_str)
-            .chain(hierarchy_scopes)
-            .chain(self.operations.scopes())
-        {
-            if crate::rules::scope(scope).is_err() {
-                return Err(ConfigError::InvalidScope {
-                    scope: scope.to_owned(),
-                });
-            }
-        }
-        if let Some(scope) = self
-            .required_scopes
-            .iter()
-            .find(|s| crate::rules::required_scope(s).is_err())
-        {
-            return Err(ConfigError::InvalidScope {
-                scope: scope.clone(),
-            });
-        }
-        let mut validator = self.validator;
         let mut issuers = Vec::with_capacity(self.issuers.len());
         #[cfg(feature = "remote")]
-        let shared = shared_discoveries(&self.issuers)?;
+        let shared = match shared_discoveries(&self.issuers) {
+            Ok(shared) => shared,
+            Err(error) => {
+                problems.extend(error.into_problems());
+                Default::default()
+            }
+        };
+        let mut validator = self.validator;
         for (issuer, source) in self.issuers {
             #[cfg_attr(not(feature = "remote"), allow(clippy::infallible_destructuring_match))]
             let keys: Arc<dyn KeySource> = match source {
@@ -684,7 +734,17 @@ impl McpAuthBuilder {
                     if let Some(discovery) = shared.get(&issuer) {
                         remote = remote.discovery(Arc::clone(discovery));
                     }
-                    Arc::new(remote.build()?)
+                    match remote.build() {
+                        Ok(remote) => Arc::new(remote),
+                        Err(error) => {
+                            // The validator checks the issuer itself: it still gets one, with
+                            // no keys, so that it reports each problem of the issuer once.
+                            problems.extend(error.into_problems().into_iter().filter(|p| {
+                                !matches!(p.kind(), ProblemKind::InvalidIssuer { .. })
+                            }));
+                            Arc::new(crate::keys::StaticKeys::none())
+                        }
+                    }
                 }
             };
             validator = validator.issuer_shared(issuer.clone(), keys);
@@ -692,12 +752,35 @@ impl McpAuthBuilder {
                 issuers.push(issuer);
             }
         }
-        let validator = validator.build()?;
+        let protocol_versions = match self.protocol_versions {
+            Some(versions) => ProtocolVersionGateLayer::with_supported(versions).map_err(|_| {
+                ConfigError::new("protocol_versions", ProblemKind::NoProtocolVersions)
+            }),
+            None => Ok(ProtocolVersionGateLayer::new()),
+        };
+        let (validator, protocol_versions) = match (validator.build(), protocol_versions) {
+            (Ok(validator), Ok(versions)) if problems.is_empty() => (validator, versions),
+            (validator, versions) => {
+                let found = validator.err().into_iter().chain(versions.err());
+                // An invalid resource is not also an empty audience of the validator's.
+                let resource_invalid = problems
+                    .iter()
+                    .any(|p| matches!(p.kind(), ProblemKind::InvalidResource { .. }));
+                let found = found
+                    .flat_map(ConfigError::into_problems)
+                    .filter(|p| !(resource_invalid && p.setting() == "builder"));
+                problems.extend(found);
+                return Err(ConfigError::all(problems));
+            }
+        };
 
         // `url::split` accepted the resource above, so these cannot fail.
-        let invalid = |_| ConfigError::InvalidResource {
-            resource: self.resource.clone(),
-            reason: "is not an absolute url",
+        let invalid = |_| {
+            let kind = ProblemKind::InvalidResource {
+                resource: self.resource.clone(),
+                reason: "is not an absolute url",
+            };
+            ConfigError::new("resource", kind)
         };
         let metadata_url = metadata::well_known_url(&self.resource).map_err(invalid)?;
         let metadata_path = metadata::well_known_path(&self.resource).map_err(invalid)?;
@@ -712,11 +795,6 @@ impl McpAuthBuilder {
         if let Some(check) = self.check_host {
             origin = origin.check_host(check);
         }
-
-        let protocol_versions = match self.protocol_versions {
-            Some(versions) => ProtocolVersionGateLayer::with_supported(versions)?,
-            None => ProtocolVersionGateLayer::new(),
-        };
 
         let mut document = ProtectedResourceMetadata::new(self.resource);
         document.authorization_servers = issuers;
@@ -767,9 +845,10 @@ fn shared_discoveries(
         });
         if keys_discovered && introspection.discovers_with_default_client() {
             let fetcher = crate::keys::remote::ReqwestFetcher::new().map_err(|e| {
-                ConfigError::HttpClient {
+                let kind = ProblemKind::HttpClient {
                     reason: e.to_string(),
-                }
+                };
+                ConfigError::new("authorization_server", kind)
             })?;
             shared.insert(
                 issuer.clone(),
@@ -851,7 +930,7 @@ impl<S> Layer<S> for McpAuthCorsLayer {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use std::convert::Infallible;
     use std::future::Ready;
@@ -884,6 +963,8 @@ mod tests {
     #[test]
     fn builder_refuses_bad_resources_and_scopes() {
         let keys = || crate::keys::StaticKeys::hmac(&[1; 32], Algorithm::HS256).unwrap();
+        let first =
+            |built: Result<McpAuth, ConfigError>| built.unwrap_err().problems()[0].kind().clone();
         let build = |resource: &str, scope: &str| {
             McpAuth::builder(resource)
                 .issuer("https://auth.example.com", keys())
@@ -901,8 +982,8 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    build(resource, "mcp:tools"),
-                    Err(ConfigError::InvalidResource { .. })
+                    first(build(resource, "mcp:tools")),
+                    ProblemKind::InvalidResource { .. }
                 ),
                 "{resource}"
             );
@@ -910,8 +991,8 @@ mod tests {
         for scope in ["", "a b", "offline_access", "caf\u{e9}"] {
             assert!(
                 matches!(
-                    build("https://mcp.example.com/mcp", scope),
-                    Err(ConfigError::InvalidScope { .. })
+                    first(build("https://mcp.example.com/mcp", scope)),
+                    ProblemKind::InvalidScope { .. }
                 ),
                 "{scope:?}"
             );
@@ -926,10 +1007,87 @@ mod tests {
                 .scope_implies(broader, narrower)
                 .build();
             assert!(
-                matches!(&built, Err(ConfigError::InvalidScope { scope }) if scope == bad),
+                matches!(first(built), ProblemKind::InvalidScope { scope } if scope == bad),
                 "{broader:?} implies {narrower:?}"
             );
         }
+    }
+
+    #[test]
+    fn build_reports_every_problem_at_once_with_its_setting() {
+        let keys = || crate::keys::StaticKeys::hmac(&[1; 32], Algorithm::HS256).unwrap();
+        let error = McpAuth::builder("http://mcp.example.com/mcp")
+            .issuer("https://a.example.com", keys())
+            .issuer("https://a.example.com", keys())
+            .issuer("http://b.example.com", keys())
+            .leeway(301)
+            .require_scope("mcp tools")
+            .scopes_supported(["mcp:tools", "a\"b"])
+            .tool_scope("deploy", "")
+            .add_audience("")
+            .add_audience("api://mcp")
+            .max_token_bytes(0)
+            .body_read_timeout(std::time::Duration::ZERO)
+            .max_buffered_bytes(0)
+            .build()
+            .unwrap_err();
+        let settings: Vec<&str> = error.problems().iter().map(Problem::setting).collect();
+        assert_eq!(
+            settings,
+            [
+                // The setters', in the order of the calls.
+                "leeway",
+                "require_scope",
+                "scopes_supported[1]",
+                "tool_scope",
+                "add_audience",
+                "max_token_bytes",
+                "body_read_timeout",
+                "max_buffered_bytes",
+                // Then what only `build` can tell.
+                "resource",
+                "issuer",
+                "issuer",
+                // Every HMAC key matches no algorithm of the default allow-list.
+                "algorithms",
+                "algorithms",
+                "algorithms",
+            ],
+            "{error}"
+        );
+        let kinds: Vec<&ProblemKind> = error.problems().iter().map(Problem::kind).collect();
+        assert!(matches!(
+            kinds[0],
+            ProblemKind::LeewayTooLarge { secs: 301 }
+        ));
+        assert!(matches!(kinds[2], ProblemKind::InvalidScope { scope } if scope == "a\"b"));
+        assert!(matches!(kinds[9], ProblemKind::DuplicateIssuer { .. }));
+        assert!(
+            matches!(kinds[10], ProblemKind::InvalidIssuer { issuer, .. } if issuer == "http://b.example.com")
+        );
+        let text = error.to_string();
+        assert!(
+            text.starts_with("14 configuration problems\n  leeway: must be at most 300\n"),
+            "{text}"
+        );
+
+        // A value replaced by a valid one is no problem; one problem reads as it always has.
+        let error = McpAuth::builder("https://mcp.example.com/mcp")
+            .issuer("https://a.example.com", keys())
+            .algorithms([Algorithm::HS256])
+            .leeway(301)
+            .leeway(30)
+            .scopes_supported(["a b"])
+            .scopes_supported(["mcp:tools"])
+            .require_scope("offline_access")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid scope `offline_access`",
+            "{:?}",
+            error.problems()
+        );
     }
 
     fn send_sync_clone<T: Send + Sync + Clone>() {}

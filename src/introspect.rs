@@ -81,7 +81,7 @@ use tokio::sync::OnceCell;
 
 use crate::cache::{TokenCache, TokenCacheConfig, Verified};
 use crate::discovery::{Discovery, discovery_urls};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Problem, ProblemKind};
 use crate::fetch::{DEFAULT_FETCH_TIMEOUT, Fetch, FormPost, ReqwestFetcher};
 use crate::keys::KeySetId;
 use crate::token::VerifiedToken;
@@ -253,35 +253,57 @@ impl Introspection {
         self
     }
 
+    /// What is wrong with the settings for `issuer`.
+    pub(crate) fn problems(&self, issuer: &str, allow_http_loopback: bool) -> Vec<Problem> {
+        // Problems are named by the setter of [`crate::McpAuthBuilder`] and the one of this
+        // builder: `introspection.endpoint`.
+        let invalid = |setting: &str, reason| {
+            let kind = ProblemKind::Introspection {
+                issuer: issuer.to_owned(),
+                reason,
+            };
+            Problem::new(format!("introspection.{setting}"), kind).about(issuer)
+        };
+        let mut problems = Vec::new();
+        if let Credentials::Secret { id, secret, .. } = &self.credentials {
+            if id.is_empty() {
+                problems.push(invalid("new", "the client id is empty"));
+            }
+            if secret.is_empty() {
+                problems.push(invalid("new", "the client secret is empty"));
+            }
+        }
+        if let Some(endpoint) = &self.endpoint
+            && let Err(reason) = check_endpoint(endpoint, allow_http_loopback)
+        {
+            problems.push(invalid("endpoint", reason));
+        }
+        if self.timeout.is_zero() {
+            let kind = ProblemKind::InvalidDuration {
+                setting: "introspection timeout",
+            };
+            problems.push(Problem::new("introspection.timeout", kind).about(issuer));
+        }
+        problems
+    }
+
+    /// The introspector for `issuer`.
     pub(crate) fn build(
         self,
         issuer: &str,
         allow_http_loopback: bool,
     ) -> Result<Introspector, ConfigError> {
-        let invalid = |reason| ConfigError::Introspection {
-            issuer: issuer.to_owned(),
-            reason,
-        };
-        if let Credentials::Secret { id, secret, .. } = &self.credentials {
-            if id.is_empty() {
-                return Err(invalid("the client id is empty"));
-            }
-            if secret.is_empty() {
-                return Err(invalid("the client secret is empty"));
-            }
-        }
-        if let Some(endpoint) = &self.endpoint {
-            check_endpoint(endpoint, allow_http_loopback).map_err(invalid)?;
-        }
-        if self.timeout.is_zero() {
-            return Err(ConfigError::InvalidDuration {
-                setting: "introspection timeout",
-            });
+        if let Some(error) = ConfigError::from_problems(self.problems(issuer, allow_http_loopback))
+        {
+            return Err(error);
         }
         let fetcher = match self.fetcher {
             Some(fetcher) => fetcher,
-            None => Arc::new(ReqwestFetcher::new().map_err(|e| ConfigError::HttpClient {
-                reason: e.to_string(),
+            None => Arc::new(ReqwestFetcher::new().map_err(|e| {
+                let kind = ProblemKind::HttpClient {
+                    reason: e.to_string(),
+                };
+                ConfigError::from(Problem::new("introspection", kind).about(issuer))
             })?),
         };
         Ok(Introspector {

@@ -34,7 +34,7 @@ use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ProblemKind};
 
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
@@ -158,11 +158,13 @@ impl StaticKeys {
     /// Parses a JWKS document.
     ///
     /// # Errors
-    /// [`ConfigError::Keys`] when the document is unusable, and [`ConfigError::NoUsableKeys`]
-    /// when it parsed but no key in it can verify anything.
+    /// A [`ConfigError`] with one problem (setting `from_jwks`): [`ProblemKind::Keys`] when
+    /// the document is unusable, and [`ProblemKind::NoUsableKeys`] when it parsed but no key
+    /// in it can verify anything.
     pub fn from_jwks(document: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
-        let set = KeySet::from_jwks(document.as_ref())?;
-        Self::from_set(set)
+        let problem = |kind| ConfigError::new("from_jwks", kind);
+        let set = KeySet::from_jwks(document.as_ref()).map_err(|e| problem(e.into()))?;
+        Self::from_set(set).map_err(problem)
     }
 
     /// Parses one PEM public key: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, P-256, P-384 or
@@ -170,11 +172,14 @@ impl StaticKeys {
     /// issuer whatever `kid` they name (see [`KeySet::candidates`]).
     ///
     /// # Errors
-    /// [`ConfigError::Keys`] when the text is not such a key, [`ConfigError::WeakKey`] for an
-    /// RSA key under 2048 bits.
+    /// A [`ConfigError`] with one problem (setting `from_pem`): [`ProblemKind::Keys`] when the
+    /// text is not such a key, [`ProblemKind::WeakKey`] for an RSA key under 2048 bits.
     pub fn from_pem(pem: impl AsRef<[u8]>, kid: Option<&str>) -> Result<Self, ConfigError> {
-        let key = parse_pem(pem.as_ref())?.with_kid(kid.map(str::to_owned));
-        Self::from_set(KeySet::from_keys([key]))
+        let problem = |kind| ConfigError::new("from_pem", kind);
+        let key = parse_pem(pem.as_ref())
+            .map_err(problem)?
+            .with_kid(kid.map(str::to_owned));
+        Self::from_set(KeySet::from_keys([key])).map_err(problem)
     }
 
     /// An HMAC shared secret for one algorithm. The secret must be at least as long as the
@@ -185,17 +190,18 @@ impl StaticKeys {
     /// Anyone holding the secret can mint tokens; prefer asymmetric keys.
     ///
     /// # Errors
-    /// [`ConfigError::WeakKey`] when the secret is too short, [`ConfigError::NotHmac`] when
-    /// `alg` is not an HMAC algorithm.
+    /// A [`ConfigError`] with one problem (setting `hmac`): [`ProblemKind::WeakKey`] when the
+    /// secret is too short, [`ProblemKind::NotHmac`] when `alg` is not an HMAC algorithm.
     pub fn hmac(secret: &[u8], alg: Algorithm) -> Result<Self, ConfigError> {
+        let problem = |kind| ConfigError::new("hmac", kind);
         let params = alg
             .hmac_params()
-            .ok_or(ConfigError::NotHmac { algorithm: alg })?;
+            .ok_or_else(|| problem(ProblemKind::NotHmac { algorithm: alg }))?;
         let min = params.digest_algorithm().output_len();
         if secret.len() < min {
-            return Err(ConfigError::WeakKey {
+            return Err(problem(ProblemKind::WeakKey {
                 reason: format!("{alg} secret of {} bytes is under {min}", secret.len()),
-            });
+            }));
         }
         let key = VerifyingKey {
             kid: None,
@@ -205,7 +211,7 @@ impl StaticKeys {
                 Verifier::Hmac(Box::new(hmac::Key::new(params, secret))),
             )],
         };
-        Self::from_set(KeySet::from_keys([key]))
+        Self::from_set(KeySet::from_keys([key])).map_err(problem)
     }
 
     /// Gives every key that has no `kid` this one.
@@ -229,9 +235,18 @@ impl StaticKeys {
         StaticKeys { set: Arc::new(set) }
     }
 
-    fn from_set(set: KeySet) -> Result<Self, ConfigError> {
+    /// No keys at all: for an issuer whose key source could not be built, so that the
+    /// problems of the issuer are each reported once.
+    #[cfg(feature = "remote")]
+    pub(crate) fn none() -> Self {
+        StaticKeys {
+            set: Arc::new(KeySet::from_keys([])),
+        }
+    }
+
+    fn from_set(set: KeySet) -> Result<Self, ProblemKind> {
         if set.is_empty() {
-            return Err(ConfigError::NoUsableKeys {
+            return Err(ProblemKind::NoUsableKeys {
                 skipped: set.skipped.len(),
             });
         }
@@ -249,14 +264,14 @@ impl KeySource for StaticKeys {
     }
 }
 
-fn parse_pem(pem: &[u8]) -> Result<VerifyingKey, ConfigError> {
+fn parse_pem(pem: &[u8]) -> Result<VerifyingKey, ProblemKind> {
     let text = std::str::from_utf8(pem).map_err(|_| KeyDocumentError::InvalidPem)?;
     let (label, der) = decode_pem(text).ok_or(KeyDocumentError::InvalidPem)?;
     match label {
         "RSA PUBLIC KEY" => rsa_from_der(&der),
         "PUBLIC KEY" => match rsa_from_der(&der) {
             Ok(key) => Ok(key),
-            Err(weak @ ConfigError::WeakKey { .. }) => Err(weak),
+            Err(weak @ ProblemKind::WeakKey { .. }) => Err(weak),
             Err(_) => [KeyType::EcP256, KeyType::EcP384, KeyType::Ed25519]
                 .into_iter()
                 .find_map(|kind| VerifyingKey::single(kind, &der).ok())
@@ -266,14 +281,14 @@ fn parse_pem(pem: &[u8]) -> Result<VerifyingKey, ConfigError> {
     }
 }
 
-fn rsa_from_der(der: &[u8]) -> Result<VerifyingKey, ConfigError> {
+fn rsa_from_der(der: &[u8]) -> Result<VerifyingKey, ProblemKind> {
     let key = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| KeyDocumentError::InvalidPem)?;
     VerifyingKey::rsa(
         key.modulus().big_endian_without_leading_zero(),
         key.exponent().big_endian_without_leading_zero(),
         None,
     )
-    .map_err(ConfigError::from)
+    .map_err(ProblemKind::from)
 }
 
 /// Returns the label and decoded body of the first PEM block.
@@ -293,13 +308,13 @@ fn decode_pem(text: &str) -> Option<(&str, Vec<u8>)> {
     Some((label, STANDARD.decode(body).ok()?))
 }
 
-impl From<SkipReason> for ConfigError {
+impl From<SkipReason> for ProblemKind {
     fn from(reason: SkipReason) -> Self {
         match reason {
-            SkipReason::WeakRsaKey { .. } => ConfigError::WeakKey {
+            SkipReason::WeakRsaKey { .. } => ProblemKind::WeakKey {
                 reason: reason.to_string(),
             },
-            _ => ConfigError::Keys(KeyDocumentError::InvalidPem),
+            _ => ProblemKind::Keys(KeyDocumentError::InvalidPem),
         }
     }
 }
@@ -332,8 +347,11 @@ mod tests {
             assert!(StaticKeys::hmac(&vec![1; min], alg).is_ok());
         }
         assert!(matches!(
-            StaticKeys::hmac(&[1; 64], Algorithm::RS256),
-            Err(ConfigError::NotHmac { .. })
+            StaticKeys::hmac(&[1; 64], Algorithm::RS256)
+                .unwrap_err()
+                .problems()[0]
+                .kind(),
+            ProblemKind::NotHmac { .. }
         ));
     }
 
@@ -382,8 +400,8 @@ mod tests {
             ]
         );
         assert!(matches!(
-            StaticKeys::from_jwks(doc),
-            Err(ConfigError::NoUsableKeys { skipped: 7 })
+            StaticKeys::from_jwks(doc).unwrap_err().problems()[0].kind(),
+            ProblemKind::NoUsableKeys { skipped: 7 }
         ));
     }
 

@@ -11,7 +11,7 @@ pub mod config;
 pub mod cors;
 #[cfg(feature = "remote")]
 mod discovery;
-mod error;
+pub mod error;
 #[cfg(feature = "remote")]
 mod fetch;
 pub mod future;

@@ -190,11 +190,17 @@ impl OriginPolicy {
     /// [`add_allowed_origin_host`](Self::add_allowed_origin_host).
     ///
     /// # Errors
-    /// [`ConfigError::InvalidResource`] when `resource` is not an absolute URL.
+    /// A [`ConfigError`] with [`ProblemKind::InvalidResource`] (setting `for_resource`) when
+    /// `resource` is not an absolute URL.
+    ///
+    /// [`ProblemKind::InvalidResource`]: crate::error::ProblemKind::InvalidResource
     pub fn for_resource(resource: &str) -> Result<Self, ConfigError> {
-        let parts = url::split(resource).map_err(|reason| ConfigError::InvalidResource {
-            resource: resource.to_owned(),
-            reason,
+        let parts = url::split(resource).map_err(|reason| {
+            let kind = crate::error::ProblemKind::InvalidResource {
+                resource: resource.to_owned(),
+                reason,
+            };
+            ConfigError::new("for_resource", kind)
         })?;
         let mut policy = OriginPolicy::new();
         if parts.is_loopback() {
@@ -1068,8 +1074,8 @@ mod tests {
         for resource in ["", "mcp.example.com/mcp", "https://", "https://user@h/"] {
             assert!(
                 matches!(
-                    OriginPolicy::for_resource(resource),
-                    Err(ConfigError::InvalidResource { .. })
+                    OriginPolicy::for_resource(resource).unwrap_err().problems()[0].kind(),
+                    crate::error::ProblemKind::InvalidResource { .. }
                 ),
                 "{resource:?}"
             );

@@ -214,6 +214,8 @@ pub struct IssuerProfile {
     pub(crate) leeway: Option<u64>,
     pub(crate) required: Vec<ClaimRequirement>,
     pub(crate) policies: Vec<Policy>,
+    /// What the setters refused: the setting and why, found when set and reported when built.
+    pub(crate) problems: Vec<(String, &'static str)>,
 }
 
 impl IssuerProfile {
@@ -225,7 +227,9 @@ impl IssuerProfile {
     /// Also accept this issuer's tokens whose `aud` holds `audience` (Entra ID v2 tokens carry
     /// the application's client id). Accumulates; the resource itself is always accepted.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
+        let audience = audience.into();
+        self.check("audience", !audience.is_empty(), "an audience is empty");
+        self.audiences.push(audience);
         self
     }
 
@@ -241,7 +245,11 @@ impl IssuerProfile {
         I: IntoIterator,
         I::Item: Into<ScopeClaim>,
     {
-        self.scope_claims = Some(claims.into_iter().map(Into::into).collect());
+        let claims: Vec<ScopeClaim> = claims.into_iter().map(Into::into).collect();
+        self.forget("scope_claims");
+        let named = claims.iter().all(|c| !c.name.is_empty());
+        self.check("scope_claims", named, "a scope claim name is empty");
+        self.scope_claims = Some(claims);
         self
     }
 
@@ -251,7 +259,15 @@ impl IssuerProfile {
     /// with the prefix, the scopes you require, publish and name in challenges are the ones
     /// clients can request. Defaults to none.
     pub fn scope_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.scope_prefix = Some(prefix.into());
+        let prefix = prefix.into();
+        self.forget("scope_prefix");
+        let valid = crate::rules::scope(&prefix).is_ok();
+        self.check(
+            "scope_prefix",
+            valid,
+            "the scope prefix must be scope characters",
+        );
+        self.scope_prefix = Some(prefix);
         self
     }
 
@@ -262,12 +278,19 @@ impl IssuerProfile {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        self.client_id_claims = Some(claims.into_iter().map(Into::into).collect());
+        let claims: Vec<String> = claims.into_iter().map(Into::into).collect();
+        self.forget("client_id_claims");
+        let named = claims.iter().all(|c| !c.is_empty());
+        self.check("client_id_claims", named, "a client id claim name is empty");
+        self.client_id_claims = Some(claims);
         self
     }
 
     /// Clock leeway for this issuer's `exp`, `nbf` and `iat`, at most 300 seconds.
     pub fn leeway(mut self, secs: u64) -> Self {
+        self.forget("leeway");
+        let valid = crate::rules::leeway(secs).is_ok();
+        self.check("leeway", valid, "the leeway exceeds 300 seconds");
         self.leeway = Some(secs);
         self
     }
@@ -275,6 +298,14 @@ impl IssuerProfile {
     /// A claim this issuer's tokens must carry (checked after the signature; failing it is 401
     /// `invalid_token`). Accumulates. `iss` cannot be required: it already names the issuer.
     pub fn require_claim(mut self, requirement: ClaimRequirement) -> Self {
+        let named = !requirement.name.is_empty();
+        self.check("require_claim", named, "a required claim name is empty");
+        let not_iss = requirement.name != "iss";
+        self.check(
+            "require_claim",
+            not_iss,
+            "`iss` cannot be a required claim: it names the issuer",
+        );
         self.required.push(requirement);
         self
     }
@@ -290,6 +321,11 @@ impl IssuerProfile {
         description: &'static str,
         allows: impl Fn(&VerifiedToken) -> bool + Send + Sync + 'static,
     ) -> Self {
+        self.check(
+            "policy",
+            is_fixed_description(description),
+            "a policy description must be 1 to 200 printable ascii characters without `\"` or `\\`",
+        );
         self.policies.push(Policy {
             description,
             allows: Arc::new(allows),
@@ -297,51 +333,29 @@ impl IssuerProfile {
         self
     }
 
+    /// Records `reason` against `setting` unless `valid`.
+    fn check(&mut self, setting: &str, valid: bool, reason: &'static str) {
+        if !valid {
+            self.problems.push((setting.to_owned(), reason));
+        }
+    }
+
+    /// Drops the problems of an earlier call of a setter whose value is replaced.
+    fn forget(&mut self, setting: &str) {
+        self.problems.retain(|(name, _)| name != setting);
+    }
+
+    /// Names the problems found since `mark` (a count of problems) `setting` instead.
+    pub(crate) fn rename_problems_since(&mut self, mark: usize, setting: &str) {
+        for (name, _) in self.problems.iter_mut().skip(mark) {
+            setting.clone_into(name);
+        }
+    }
+
     /// The first problem with the profile, if any.
-    pub(crate) fn problem(&self) -> Option<&'static str> {
-        if self.audiences.iter().any(String::is_empty) {
-            return Some("an audience is empty");
-        }
-        if self
-            .scope_claims
-            .iter()
-            .flatten()
-            .any(|c| c.name.is_empty())
-        {
-            return Some("a scope claim name is empty");
-        }
-        if self
-            .scope_prefix
-            .as_deref()
-            .is_some_and(|prefix| crate::rules::scope(prefix).is_err())
-        {
-            return Some("the scope prefix must be scope characters");
-        }
-        if self.client_id_claims.iter().flatten().any(String::is_empty) {
-            return Some("a client id claim name is empty");
-        }
-        if self
-            .leeway
-            .is_some_and(|secs| crate::rules::leeway(secs).is_err())
-        {
-            return Some("the leeway exceeds 300 seconds");
-        }
-        if self.required.iter().any(|r| r.name.is_empty()) {
-            return Some("a required claim name is empty");
-        }
-        if self.required.iter().any(|r| r.name == "iss") {
-            return Some("`iss` cannot be a required claim: it names the issuer");
-        }
-        if self
-            .policies
-            .iter()
-            .any(|p| !is_fixed_description(p.description))
-        {
-            return Some(
-                "a policy description must be 1 to 200 printable ascii characters without `\"` or `\\`",
-            );
-        }
-        None
+    #[cfg(test)]
+    fn problem(&self) -> Option<&'static str> {
+        self.problems.first().map(|(_, reason)| *reason)
     }
 }
 

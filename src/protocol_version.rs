@@ -455,11 +455,19 @@ impl ProtocolVersionGateLayer {
     /// revision this crate knows.
     ///
     /// # Errors
-    /// [`ConfigError::NoProtocolVersions`] if `versions` is empty.
+    /// A [`ConfigError`] with [`ProblemKind::NoProtocolVersions`] (setting `with_supported`)
+    /// if `versions` is empty.
+    ///
+    /// [`ProblemKind::NoProtocolVersions`]: crate::error::ProblemKind::NoProtocolVersions
     pub fn with_supported(
         versions: impl IntoIterator<Item = ProtocolVersion>,
     ) -> Result<Self, ConfigError> {
-        Self::from_set(versions).ok_or(ConfigError::NoProtocolVersions)
+        Self::from_set(versions).ok_or_else(|| {
+            ConfigError::new(
+                "with_supported",
+                crate::error::ProblemKind::NoProtocolVersions,
+            )
+        })
     }
 
     fn from_set(versions: impl IntoIterator<Item = ProtocolVersion>) -> Option<Self> {

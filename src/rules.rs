@@ -9,6 +9,7 @@
 //! | `offline_access` is never required | [`required_scope`] |
 //! | a token size cap of at least one byte | [`token_cap`] |
 //! | `https`, or `http` on a loopback host when allowed | [`secure_url`] |
+//! | an issuer identifier: a [`secure_url`] without a query | [`issuer_url`] |
 
 use crate::scope::OFFLINE_ACCESS;
 use crate::url::{self, UrlParts};
@@ -65,6 +66,15 @@ pub(crate) fn secure_url(
     Ok(parts)
 }
 
+/// An issuer identifier (RFC 8414 §2): a [`secure_url`] without a query.
+pub(crate) fn issuer_url(issuer: &str, allow_http_loopback: bool) -> Result<(), &'static str> {
+    if secure_url(issuer, allow_http_loopback)?.query.is_some() {
+        Err("must not contain a query")
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +100,8 @@ mod tests {
         assert!(secure_url("http://127.0.0.1:8080/x", false).is_err());
         assert!(secure_url("http://127.0.0.1:8080/x", true).is_ok());
         assert!(secure_url("http://a.example/x", true).is_err());
+        assert!(issuer_url("https://a.example", false).is_ok());
+        assert!(issuer_url("https://a.example?x=1", false).is_err());
+        assert!(issuer_url("http://a.example", true).is_err());
     }
 }

@@ -45,7 +45,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::cache::{TokenCache, TokenCacheConfig, Verified};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Problem, ProblemKind};
 use crate::keys::{Algorithm, KeySource};
 use crate::profile::{ClaimRequirement, IssuerProfile, ScopeClaim};
 use crate::token::VerifiedToken;
@@ -244,17 +244,18 @@ impl Inner {
 pub struct ValidatorBuilder {
     resource: String,
     issuers: Vec<(String, Arc<dyn KeySource>)>,
-    audiences: Vec<String>,
+    /// The token rules of every issuer without its own: audience aliases, `typ`, leeway,
+    /// scope and client id claims. An issuer's [profile](Self::profile) overrides them.
+    defaults: IssuerProfile,
     algorithms: Option<Vec<Algorithm>>,
-    leeway: u64,
-    typ: TypPolicy,
     max_token_bytes: usize,
-    scope_claims: Vec<ScopeClaim>,
     allow_http_loopback: bool,
     cache: TokenCacheConfig,
     profiles: Vec<(String, IssuerProfile)>,
     #[cfg(feature = "remote")]
     introspections: Vec<(String, crate::introspect::Introspection)>,
+    /// What the setters refused, in the order of the calls.
+    problems: Vec<Problem>,
 }
 
 impl Validator {
@@ -263,17 +264,19 @@ impl Validator {
         ValidatorBuilder {
             resource: resource.into(),
             issuers: Vec::new(),
-            audiences: Vec::new(),
+            defaults: IssuerProfile::new()
+                .typ(TypPolicy::default())
+                .leeway(DEFAULT_LEEWAY_SECS)
+                .scope_claims([ScopeClaim::new("scope"), ScopeClaim::new("scp")])
+                .client_id_claims(["client_id", "azp"]),
             algorithms: None,
-            leeway: DEFAULT_LEEWAY_SECS,
-            typ: TypPolicy::default(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
-            scope_claims: vec![ScopeClaim::new("scope"), ScopeClaim::new("scp")],
             allow_http_loopback: false,
             cache: TokenCacheConfig::default(),
             profiles: Vec::new(),
             #[cfg(feature = "remote")]
             introspections: Vec::new(),
+            problems: Vec::new(),
         }
     }
 
@@ -780,14 +783,16 @@ mod tests {
     fn builder_refuses_bad_policies() {
         let keys = || crate::keys::StaticKeys::hmac(&[1; 32], Algorithm::HS256).unwrap();
         let base = || Validator::builder("https://mcp.example.com/mcp");
-        assert!(matches!(base().build(), Err(ConfigError::NoIssuer)));
+        let first =
+            |built: Result<Validator, ConfigError>| built.unwrap_err().problems()[0].kind().clone();
+        assert!(matches!(first(base().build()), ProblemKind::NoIssuer));
         assert!(matches!(
-            base().issuer("http://auth.example.com", keys()).build(),
-            Err(ConfigError::InvalidIssuer { .. })
+            first(base().issuer("http://auth.example.com", keys()).build()),
+            ProblemKind::InvalidIssuer { .. }
         ));
         assert!(matches!(
-            base().issuer("http://127.0.0.1:9", keys()).build(),
-            Err(ConfigError::InvalidIssuer { .. })
+            first(base().issuer("http://127.0.0.1:9", keys()).build()),
+            ProblemKind::InvalidIssuer { .. }
         ));
         assert!(
             base()
@@ -798,39 +803,47 @@ mod tests {
                 .is_ok()
         );
         assert!(matches!(
-            base()
-                .issuer("https://a.example", keys())
-                .issuer("https://a.example", keys())
-                .build(),
-            Err(ConfigError::DuplicateIssuer { .. })
+            first(
+                base()
+                    .issuer("https://a.example", keys())
+                    .issuer("https://a.example", keys())
+                    .build()
+            ),
+            ProblemKind::DuplicateIssuer { .. }
         ));
         assert!(matches!(
-            base()
-                .issuer("https://a.example", keys())
-                .leeway(301)
-                .build(),
-            Err(ConfigError::LeewayTooLarge { secs: 301 })
+            first(
+                base()
+                    .issuer("https://a.example", keys())
+                    .leeway(301)
+                    .build()
+            ),
+            ProblemKind::LeewayTooLarge { secs: 301 }
         ));
         assert!(matches!(
-            base()
-                .issuer("https://a.example", keys())
-                .algorithms([])
-                .build(),
-            Err(ConfigError::NoAlgorithms)
+            first(
+                base()
+                    .issuer("https://a.example", keys())
+                    .algorithms([])
+                    .build()
+            ),
+            ProblemKind::NoAlgorithms
         ));
         assert!(matches!(
-            base().issuer("https://a.example?x", keys()).build(),
-            Err(ConfigError::InvalidIssuer { .. })
+            first(base().issuer("https://a.example?x", keys()).build()),
+            ProblemKind::InvalidIssuer { .. }
         ));
         assert!(matches!(
-            base().issuer("https://a.example", keys()).build(),
-            Err(ConfigError::KeysMatchNoAlgorithm { .. })
+            first(base().issuer("https://a.example", keys()).build()),
+            ProblemKind::KeysMatchNoAlgorithm { .. }
         ));
         assert!(matches!(
-            Validator::builder("")
-                .issuer("https://a.example", keys())
-                .build(),
-            Err(ConfigError::InvalidAudience { .. })
+            first(
+                Validator::builder("")
+                    .issuer("https://a.example", keys())
+                    .build()
+            ),
+            ProblemKind::InvalidAudience { .. }
         ));
     }
 }

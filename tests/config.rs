@@ -16,8 +16,10 @@ use axum::extract::State;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use mcp_server_auth::ConfigError;
 use mcp_server_auth::cache::TokenCacheConfig;
-use mcp_server_auth::config::{ConfigErrors, ENV_PREFIX, McpAuthConfig};
+use mcp_server_auth::config::{ENV_PREFIX, McpAuthConfig};
+use mcp_server_auth::error::ProblemKind;
 use mcp_server_auth::operation::RequestBody;
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile, ScopeClaim, ScopeFormat};
 use mcp_server_auth::validate::TypPolicy;
@@ -53,7 +55,7 @@ fn build(config: &McpAuthConfig) -> McpAuth {
     }
 }
 
-fn problems(config: &McpAuthConfig) -> ConfigErrors {
+fn problems(config: &McpAuthConfig) -> ConfigError {
     match config.build() {
         Ok(auth) => panic!(
             "expected problems, but it built for {}",
@@ -63,7 +65,7 @@ fn problems(config: &McpAuthConfig) -> ConfigErrors {
     }
 }
 
-fn fields(errors: &ConfigErrors) -> Vec<String> {
+fn fields(errors: &ConfigError) -> Vec<String> {
     errors
         .problems()
         .iter()
@@ -72,7 +74,7 @@ fn fields(errors: &ConfigErrors) -> Vec<String> {
 }
 
 /// Asserts that `errors` holds exactly one problem for each of `expected` (in any order).
-fn assert_fields(errors: &ConfigErrors, expected: &[&str]) {
+fn assert_fields(errors: &ConfigError, expected: &[&str]) {
     let mut got = fields(errors);
     got.sort();
     let mut want: Vec<String> = expected.iter().map(|f| (*f).to_owned()).collect();
@@ -266,7 +268,7 @@ fn docs_example_in_toml_builds_the_described_metadata() {
 /// docs and the reader agree.
 #[test]
 fn docs_example_as_written_in_the_module_docs_builds() {
-    let source = include_str!("../src/config.rs");
+    let source = include_str!("../src/config/mod.rs");
     let mut block = String::new();
     let mut inside = false;
     for line in source.lines() {
@@ -1140,6 +1142,99 @@ fn builder_checks_are_reported_with_the_other_problems() {
     );
 }
 
+/// The reader checks no value itself: what the builder refuses comes back with the builder's
+/// kind, named by the field (or variable) that fed the setter.
+#[test]
+fn builder_problems_are_relabelled_to_the_field_that_fed_the_setter() {
+    let config = json_config(
+        r#"{
+        "resource": "http://mcp.example.com/mcp",
+        "issuers": [
+            { "issuer": "https://a.example.com", "leeway_secs": 301 },
+            { "issuer": "https://a.example.com" },
+            { "issuer": "http://b.example.com", "jwks_uri": "http://b.example.com/jwks" }
+        ],
+        "leeway_secs": 301,
+        "required_scopes": ["mcp:tools", "offline_access"],
+        "max_token_bytes": 0
+    }"#,
+    );
+    let errors = problems(&config);
+    let mut got: Vec<(String, &ProblemKind)> = errors
+        .problems()
+        .iter()
+        .map(|p| (p.field().to_owned(), p.kind()))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let fields: Vec<&str> = got.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "issuers[0].leeway_secs",
+            "issuers[1].issuer",
+            "issuers[2].issuer",
+            "issuers[2].jwks_uri",
+            "leeway_secs",
+            "max_token_bytes",
+            "required_scopes[1]",
+            "resource",
+        ],
+        "{errors}"
+    );
+    let kind = |field: &str| got.iter().find(|(f, _)| f == field).map(|(_, k)| *k);
+    assert!(matches!(
+        kind("issuers[0].leeway_secs"),
+        Some(ProblemKind::InvalidProfile { .. })
+    ));
+    assert!(matches!(
+        kind("issuers[1].issuer"),
+        Some(ProblemKind::DuplicateIssuer { .. })
+    ));
+    assert!(matches!(
+        kind("issuers[2].issuer"),
+        Some(ProblemKind::InvalidIssuer { .. })
+    ));
+    assert!(matches!(
+        kind("issuers[2].jwks_uri"),
+        Some(ProblemKind::InvalidJwksUri { .. })
+    ));
+    assert!(matches!(
+        kind("leeway_secs"),
+        Some(ProblemKind::LeewayTooLarge { secs: 301 })
+    ));
+    assert!(matches!(
+        kind("max_token_bytes"),
+        Some(ProblemKind::InvalidMaxTokenLength)
+    ));
+    assert!(matches!(
+        kind("required_scopes[1]"),
+        Some(ProblemKind::InvalidScope { .. })
+    ));
+    assert!(matches!(
+        kind("resource"),
+        Some(ProblemKind::InvalidResource { .. })
+    ));
+
+    // From the environment, the same problems name the variables.
+    let errors = problems(&env(&[
+        ("MCP_AUTH_RESOURCE", "https://mcp.example.com/mcp"),
+        ("MCP_AUTH_ISSUERS", "https://a.example.com"),
+        ("MCP_AUTH_LEEWAY_SECS", "301"),
+        ("MCP_AUTH_REQUIRED_SCOPES", "mcp:tools offline_access"),
+    ]));
+    assert_fields(
+        &errors,
+        &["MCP_AUTH_LEEWAY_SECS", "MCP_AUTH_REQUIRED_SCOPES"],
+    );
+    let leeway = errors
+        .problems()
+        .iter()
+        .find(|p| p.field() == "MCP_AUTH_LEEWAY_SECS")
+        .unwrap();
+    assert_eq!(leeway.kind(), &ProblemKind::LeewayTooLarge { secs: 301 });
+    assert_eq!(leeway.message(), "must be at most 300");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Secrets never show
 // ---------------------------------------------------------------------------------------------
@@ -1659,8 +1754,8 @@ fn config_types_are_send_sync_clone_and_errors_are_std_errors() {
     fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
     fn error<T: std::error::Error + Send + Sync + 'static>() {}
     send_sync_clone::<McpAuthConfig>();
-    send_sync_clone::<ConfigErrors>();
-    error::<ConfigErrors>();
+    send_sync_clone::<ConfigError>();
+    error::<ConfigError>();
     // Boxes into the usual error types.
     let boxed: Box<dyn std::error::Error + Send + Sync> =
         Box::new(problems(&McpAuthConfig::default()));

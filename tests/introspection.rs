@@ -14,11 +14,17 @@ use common::introspection_server::{
 };
 use common::{App, app, challenge, client};
 use mcp_server_auth::cache::TokenCacheConfig;
+use mcp_server_auth::error::ProblemKind;
 use mcp_server_auth::introspect::{ClientAuth, Introspection, MAX_RESPONSE_BYTES};
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile};
 use mcp_server_auth::validate::TokenErrorKind;
 use mcp_server_auth::{ConfigError, McpAuth, McpAuthBuilder};
 use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
+
+/// The kind of the first problem of `error`.
+fn first(error: &ConfigError) -> &ProblemKind {
+    error.problems()[0].kind()
+}
 use serde_json::{Value, json};
 
 /// An app whose only issuer is `server`, introspected at its configured endpoint.
@@ -1229,7 +1235,7 @@ fn introspection_settings_are_checked_at_build_time() {
             .introspection("https://b.example.com", Introspection::new("rs", "secret"))
     });
     assert!(
-        matches!(&two, Err(ConfigError::Introspection { issuer, .. }) if issuer == "https://b.example.com"),
+        matches!(two.as_ref().map_err(first), Err(ProblemKind::Introspection { issuer, .. }) if issuer == "https://b.example.com"),
         "{two:?}"
     );
 
@@ -1248,7 +1254,7 @@ fn introspection_settings_are_checked_at_build_time() {
     for (name, settings) in refused {
         let result = build(&|b| b.introspection("https://a.example.com", settings.clone()));
         assert!(
-            matches!(&result, Err(ConfigError::Introspection { issuer, .. }) if issuer == "https://a.example.com"),
+            matches!(result.as_ref().map_err(first), Err(ProblemKind::Introspection { issuer, .. }) if issuer == "https://a.example.com"),
             "{name}: {result:?}"
         );
     }
@@ -1259,7 +1265,10 @@ fn introspection_settings_are_checked_at_build_time() {
         )
     });
     assert!(
-        matches!(zero_timeout, Err(ConfigError::InvalidDuration { .. })),
+        matches!(
+            zero_timeout.as_ref().map_err(first),
+            Err(ProblemKind::InvalidDuration { .. })
+        ),
         "{zero_timeout:?}"
     );
     // Never the secret in an error or in Debug.

@@ -12,12 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use mcp_server_auth::error::ProblemKind;
 use mcp_server_auth::operation::RequestBody;
 use mcp_server_auth::profile::{ClaimRequirement, IssuerProfile, ScopeClaim, ScopeFormat};
 use mcp_server_auth::validate::{TokenErrorKind, TypPolicy};
-use mcp_server_auth::{
-    AuthError, AuthErrorKind, ConfigError, McpAuth, McpAuthBuilder, VerifiedToken,
-};
+use mcp_server_auth::{AuthError, AuthErrorKind, McpAuth, McpAuthBuilder, VerifiedToken};
 use mcp_server_auth_dev::testing::{TestIssuer, TokenBuilder, unix_now};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
@@ -598,7 +597,7 @@ fn profile_problems_are_build_errors_naming_the_issuer() {
     for (case, named, configure) in &cases {
         let error = build(configure.as_ref()).unwrap_err();
         assert!(
-            matches!(&error, ConfigError::InvalidProfile { issuer, .. } if issuer == named),
+            matches!(error.problems()[0].kind(), ProblemKind::InvalidProfile { issuer, .. } if issuer == named),
             "{case}: {error:?}"
         );
         assert!(error.to_string().contains(named), "{case}: {error}");

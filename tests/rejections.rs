@@ -546,7 +546,10 @@ fn rsa_pem_under_2048_bits_is_refused_as_weak_in_both_pem_forms() {
         let pem = openssl(args, &rsa.dir);
         let result = StaticKeys::from_pem(&pem, None);
         assert!(
-            matches!(result, Err(mcp_server_auth::ConfigError::WeakKey { .. })),
+            matches!(
+                result.as_ref().map_err(|e| e.problems()[0].kind()),
+                Err(mcp_server_auth::error::ProblemKind::WeakKey { .. })
+            ),
             "{form}: {result:?}"
         );
     }

@@ -47,7 +47,7 @@ use tokio::sync::watch;
 use super::{KeyDocumentError, KeySet, KeySource, KeysUnavailable, MAX_JWKS_BYTES, RefreshFuture};
 use crate::discovery::Discovery;
 pub use crate::discovery::discovery_urls;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Problem, ProblemKind};
 pub use crate::fetch::{
     DEFAULT_FETCH_TIMEOUT, Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse, FormPost,
     ReqwestFetcher,
@@ -392,45 +392,62 @@ impl RemoteJwksBuilder {
     /// Checks the configuration. No I/O.
     ///
     /// # Errors
-    /// [`ConfigError::InvalidIssuer`] or [`ConfigError::InvalidJwksUri`] for a URL that is not
-    /// `https` (or allowed loopback `http`), [`ConfigError::InvalidDuration`] for a zero timeout,
-    /// a zero retry back-off or inverted TTL bounds, [`ConfigError::InvalidCount`] for a zero
+    /// A [`ConfigError`] with every problem: [`ProblemKind::InvalidIssuer`] (setting `builder`)
+    /// or [`ProblemKind::InvalidJwksUri`] (setting `jwks_uri`) for a URL that is not `https`
+    /// (or allowed loopback `http`), [`ProblemKind::InvalidDuration`] for a zero timeout, a
+    /// zero retry back-off or inverted TTL bounds, [`ProblemKind::InvalidCount`] for a zero
     /// burst.
     pub fn build(self) -> Result<RemoteJwks, ConfigError> {
-        check_url(
-            &self.issuer,
-            &self.issuer,
-            self.settings.allow_http_loopback,
-            true,
-        )?;
-        if let Some(uri) = &self.jwks_uri {
-            check_url(&self.issuer, uri, self.settings.allow_http_loopback, false)?;
-        }
         let settings = &self.settings;
-        if settings.fetch_timeout.is_zero() {
-            return Err(ConfigError::InvalidDuration {
-                setting: "fetch_timeout",
-            });
+        let loopback = settings.allow_http_loopback;
+        let mut problems = Vec::new();
+        if let Err(reason) = crate::rules::issuer_url(&self.issuer, loopback) {
+            let kind = ProblemKind::InvalidIssuer {
+                issuer: self.issuer.clone(),
+                reason,
+            };
+            problems.push(Problem::new("builder", kind).about(&self.issuer));
         }
-        if settings.ttl_bounds.0 > settings.ttl_bounds.1 {
-            return Err(ConfigError::InvalidDuration {
-                setting: "ttl_bounds",
-            });
+        if let Some(uri) = &self.jwks_uri
+            && let Err(reason) = crate::rules::secure_url(uri, loopback)
+        {
+            let kind = ProblemKind::InvalidJwksUri {
+                issuer: self.issuer.clone(),
+                jwks_uri: uri.clone(),
+                reason,
+            };
+            problems.push(Problem::new("jwks_uri", kind).about(&self.issuer));
         }
-        if settings.initial_retry_backoff.is_zero() {
-            return Err(ConfigError::InvalidDuration {
-                setting: "initial_retry_backoff",
-            });
+        let durations = [
+            ("fetch_timeout", settings.fetch_timeout.is_zero()),
+            ("ttl_bounds", settings.ttl_bounds.0 > settings.ttl_bounds.1),
+            (
+                "initial_retry_backoff",
+                settings.initial_retry_backoff.is_zero(),
+            ),
+        ];
+        for (setting, _) in durations.into_iter().filter(|(_, bad)| *bad) {
+            problems.push(Problem::new(
+                setting,
+                ProblemKind::InvalidDuration { setting },
+            ));
         }
         if settings.unknown_kid_burst == 0 {
-            return Err(ConfigError::InvalidCount {
-                setting: "unknown_kid_burst",
-            });
+            let setting = "unknown_kid_burst";
+            problems.push(Problem::new(setting, ProblemKind::InvalidCount { setting }));
+        }
+        if let Some(error) = ConfigError::from_problems(problems) {
+            return Err(error);
         }
         let fetcher = match self.fetcher {
             Some(fetcher) => fetcher,
-            None => Arc::new(ReqwestFetcher::new().map_err(|e| ConfigError::HttpClient {
-                reason: e.to_string(),
+            None => Arc::new(ReqwestFetcher::new().map_err(|e| {
+                ConfigError::new(
+                    "fetcher",
+                    ProblemKind::HttpClient {
+                        reason: e.to_string(),
+                    },
+                )
             })?),
         };
         let discovery = self
@@ -448,34 +465,6 @@ impl RemoteJwksBuilder {
             }),
         })
     }
-}
-
-fn check_url(
-    issuer: &str,
-    url: &str,
-    allow_http_loopback: bool,
-    is_issuer: bool,
-) -> Result<(), ConfigError> {
-    let checked = crate::rules::secure_url(url, allow_http_loopback).and_then(|parts| {
-        if is_issuer && parts.query.is_some() {
-            return Err("must not contain a query");
-        }
-        Ok(())
-    });
-    checked.map_err(|reason| {
-        if is_issuer {
-            ConfigError::InvalidIssuer {
-                issuer: issuer.to_owned(),
-                reason,
-            }
-        } else {
-            ConfigError::InvalidJwksUri {
-                issuer: issuer.to_owned(),
-                jwks_uri: url.to_owned(),
-                reason,
-            }
-        }
-    })
 }
 
 impl KeySource for RemoteJwks {
@@ -863,16 +852,26 @@ mod tests {
     fn builder_refuses_a_zero_burst_and_a_zero_backoff() {
         let builder = || RemoteJwks::builder("https://a.example").fetcher(NeverFetch);
         assert!(matches!(
-            builder().unknown_kid_burst(0).build(),
-            Err(ConfigError::InvalidCount {
+            builder()
+                .unknown_kid_burst(0)
+                .build()
+                .unwrap_err()
+                .problems()[0]
+                .kind(),
+            ProblemKind::InvalidCount {
                 setting: "unknown_kid_burst"
-            })
+            }
         ));
         assert!(matches!(
-            builder().initial_retry_backoff(Duration::ZERO).build(),
-            Err(ConfigError::InvalidDuration {
+            builder()
+                .initial_retry_backoff(Duration::ZERO)
+                .build()
+                .unwrap_err()
+                .problems()[0]
+                .kind(),
+            ProblemKind::InvalidDuration {
                 setting: "initial_retry_backoff"
-            })
+            }
         ));
         assert!(builder().unknown_kid_burst(1).build().is_ok());
     }
