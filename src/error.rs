@@ -37,7 +37,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::keys::set::{Algorithm, KeyDocumentError};
+use crate::algorithm::Algorithm;
+use crate::limits::{MAX_JWKS_BYTES, MAX_KEYS};
 
 /// Why a configuration was refused when it was built: every problem found, at once. See the
 /// [module docs](self).
@@ -435,4 +436,22 @@ impl ProblemKind {
             ProblemKind::UnknownField => "UnknownField",
         }
     }
+}
+
+/// Why a key document could not be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyDocumentError {
+    /// The document is larger than [`MAX_JWKS_BYTES`].
+    #[error("key document is larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    /// The document is not a JSON object with a `keys` array.
+    #[error("key document is not a json object with a `keys` array")]
+    NotAKeySet,
+    /// The document holds more than [`MAX_KEYS`] keys.
+    #[error("key document holds more than {MAX_KEYS} keys")]
+    TooManyKeys,
+    /// The PEM text could not be decoded.
+    #[error("pem text does not hold a public key this crate supports")]
+    InvalidPem,
 }

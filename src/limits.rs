@@ -1,9 +1,14 @@
-//! The bounds and the `typ` rule every issuer's tokens are read with, and their defaults.
+//! The bounds and the `typ` rule every issuer's tokens and key documents are read with, and
+//! their defaults.
 
 /// Default leeway for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 /// The largest leeway the builder accepts, in seconds.
 pub const MAX_LEEWAY_SECS: u64 = crate::rules::MAX_LEEWAY_SECS;
+/// The largest JWKS document a key source will parse, in bytes.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// The most keys a key set may hold; a document with more is rejected.
+pub const MAX_KEYS: usize = 100;
 /// Default cap on the token length, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 

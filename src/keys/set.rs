@@ -5,163 +5,19 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::algorithm::Algorithm;
+pub use crate::error::KeyDocumentError;
+pub use crate::limits::{MAX_JWKS_BYTES, MAX_KEYS};
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
-};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
 
-/// The largest JWKS document a key source will parse, in bytes.
-pub const MAX_JWKS_BYTES: usize = 256 * 1024;
-/// The most keys a key set may hold; a document with more is rejected.
-pub const MAX_KEYS: usize = 100;
 /// How many keys a token without `kid` is tried against, at most.
 pub const MAX_KIDLESS_CANDIDATES: usize = 4;
 /// The smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
-
-/// A JWS signature algorithm this crate can verify.
-///
-/// The algorithm a token is checked with always comes from the configured allow-list and the
-/// key's own type, never from the token alone ([RFC 8725 §3.1]). `none` does not exist here.
-///
-/// [RFC 8725 §3.1]: https://www.rfc-editor.org/rfc/rfc8725#section-3.1
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[allow(clippy::upper_case_acronyms)]
-pub enum Algorithm {
-    /// HMAC with SHA-256.
-    HS256,
-    /// HMAC with SHA-384.
-    HS384,
-    /// HMAC with SHA-512.
-    HS512,
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    RS256,
-    /// RSASSA-PKCS1-v1_5 with SHA-384.
-    RS384,
-    /// RSASSA-PKCS1-v1_5 with SHA-512.
-    RS512,
-    /// RSASSA-PSS with SHA-256.
-    PS256,
-    /// RSASSA-PSS with SHA-384.
-    PS384,
-    /// RSASSA-PSS with SHA-512.
-    PS512,
-    /// ECDSA on P-256 with SHA-256.
-    ES256,
-    /// ECDSA on P-384 with SHA-384.
-    ES384,
-    /// EdDSA on Ed25519.
-    EdDSA,
-}
-
-impl Algorithm {
-    /// Every algorithm, in a stable order.
-    pub const ALL: [Algorithm; 12] = [
-        Algorithm::HS256,
-        Algorithm::HS384,
-        Algorithm::HS512,
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ];
-
-    /// The asymmetric algorithms: the default allow-list.
-    pub const ASYMMETRIC: [Algorithm; 9] = [
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ];
-
-    /// The JOSE name (`"RS256"`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::HS256 => "HS256",
-            Algorithm::HS384 => "HS384",
-            Algorithm::HS512 => "HS512",
-            Algorithm::RS256 => "RS256",
-            Algorithm::RS384 => "RS384",
-            Algorithm::RS512 => "RS512",
-            Algorithm::PS256 => "PS256",
-            Algorithm::PS384 => "PS384",
-            Algorithm::PS512 => "PS512",
-            Algorithm::ES256 => "ES256",
-            Algorithm::ES384 => "ES384",
-            Algorithm::EdDSA => "EdDSA",
-        }
-    }
-
-    /// Looks up a JOSE algorithm name. Names are case-sensitive (RFC 7515 §4.1.1), so `"none"`,
-    /// `"None"` and `"rs256"` all return `None`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|alg| alg.as_str() == name)
-    }
-
-    /// Whether this is an HMAC algorithm.
-    pub const fn is_hmac(self) -> bool {
-        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-    }
-
-    fn rsa_params(self) -> Option<&'static signature::RsaParameters> {
-        Some(match self {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-            _ => return None,
-        })
-    }
-
-    pub(super) fn hmac_params(self) -> Option<hmac::Algorithm> {
-        Some(match self {
-            Algorithm::HS256 => hmac::HMAC_SHA256,
-            Algorithm::HS384 => hmac::HMAC_SHA384,
-            Algorithm::HS512 => hmac::HMAC_SHA512,
-            _ => return None,
-        })
-    }
-
-    fn from_jwk_alg(alg: &KeyAlgorithm) -> Option<Self> {
-        Some(match alg {
-            KeyAlgorithm::HS256 => Algorithm::HS256,
-            KeyAlgorithm::HS384 => Algorithm::HS384,
-            KeyAlgorithm::HS512 => Algorithm::HS512,
-            KeyAlgorithm::RS256 => Algorithm::RS256,
-            KeyAlgorithm::RS384 => Algorithm::RS384,
-            KeyAlgorithm::RS512 => Algorithm::RS512,
-            KeyAlgorithm::PS256 => Algorithm::PS256,
-            KeyAlgorithm::PS384 => Algorithm::PS384,
-            KeyAlgorithm::PS512 => Algorithm::PS512,
-            KeyAlgorithm::ES256 => Algorithm::ES256,
-            KeyAlgorithm::ES384 => Algorithm::ES384,
-            KeyAlgorithm::EdDSA => Algorithm::EdDSA,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What kind of key material a [`VerifyingKey`] holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,24 +279,6 @@ pub struct SkippedKey {
     pub kid: Option<String>,
     /// Why it was skipped.
     pub reason: SkipReason,
-}
-
-/// Why a key document could not be used at all.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyDocumentError {
-    /// The document is larger than [`MAX_JWKS_BYTES`].
-    #[error("key document is larger than {MAX_JWKS_BYTES} bytes")]
-    TooLarge,
-    /// The document is not a JSON object with a `keys` array.
-    #[error("key document is not a json object with a `keys` array")]
-    NotAKeySet,
-    /// The document holds more than [`MAX_KEYS`] keys.
-    #[error("key document holds more than {MAX_KEYS} keys")]
-    TooManyKeys,
-    /// The PEM text could not be decoded.
-    #[error("pem text does not hold a public key this crate supports")]
-    InvalidPem,
 }
 
 /// An immutable set of parsed keys, shared cheaply behind an `Arc`.
