@@ -73,7 +73,6 @@ pub struct McpAuthBuilder {
     resource_documentation: Option<String>,
     strip_authorization: bool,
     error_on_missing_token: bool,
-    allow_http_loopback: bool,
     origin_policy: Option<OriginPolicy>,
     origin_hosts: Vec<String>,
     check_host: Option<bool>,
@@ -103,7 +102,6 @@ impl McpAuth {
             resource_documentation: None,
             strip_authorization: true,
             error_on_missing_token: false,
-            allow_http_loopback: false,
             origin_policy: None,
             origin_hosts: Vec::new(),
             check_host: None,
@@ -507,7 +505,6 @@ impl McpAuthBuilder {
     /// resource and the issuers, for development and tests. Defaults to `false`: everything
     /// else must be `https`.
     pub fn allow_http_loopback(mut self, allow: bool) -> Self {
-        self.allow_http_loopback = allow;
         self.validator = self.validator.allow_http_loopback(allow);
         self
     }
@@ -688,7 +685,9 @@ impl McpAuthBuilder {
     pub fn build(mut self) -> Result<McpAuth, ConfigError> {
         // The setters' problems first, in the order of the calls.
         let mut problems = self.validator.take_problems();
-        if let Err(reason) = crate::rules::secure_url(&self.resource, self.allow_http_loopback) {
+        if let Err(reason) =
+            crate::rules::secure_url(&self.resource, self.validator.allows_http_loopback())
+        {
             let kind = ProblemKind::InvalidResource {
                 resource: self.resource.clone(),
                 reason,
@@ -727,7 +726,7 @@ impl McpAuthBuilder {
                 #[cfg(feature = "remote")]
                 Source::Remote { jwks_uri } => {
                     let mut remote = crate::keys::RemoteJwks::builder(issuer.clone())
-                        .allow_http_loopback(self.allow_http_loopback);
+                        .allow_http_loopback(validator.allows_http_loopback());
                     if let Some(jwks_uri) = jwks_uri {
                         remote = remote.jwks_uri(jwks_uri);
                     }

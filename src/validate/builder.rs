@@ -135,6 +135,12 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Whether `http` URLs on loopback hosts are allowed: the one switch the layer's builder
+    /// also reads for the resource and remote key sources.
+    pub(crate) fn allows_http_loopback(&self) -> bool {
+        self.allow_http_loopback
+    }
+
     /// The verified-token cache ([`crate::cache`]). On by default with
     /// [`TokenCacheConfig::default`]; [`TokenCacheConfig::disabled`] turns it off.
     pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
