@@ -44,11 +44,12 @@
 
 use std::error::Error;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use axum::Router;
 use http::request::Parts;
 use mcp_server_auth::{McpAuth, VerifiedToken};
-use mcp_server_auth_dev::dev_server::DevAuthServer;
+use mcp_server_auth_dev::dev_server::{DevAuthServer, DevServerError};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
@@ -144,10 +145,24 @@ impl ServerHandler for Quickstart {}
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     // The development authorization server logs a warning at start. `RUST_LOG=mcp_server_auth=debug`
     // also shows why each request was refused.
+    // On stderr, one short line each, so that the instructions on stdout keep the first screen.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -162,7 +177,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     // Loopback only: this server trusts an authorization server that hands out tokens to anyone.
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .map_err(|error| cannot_listen(&error, port, "PORT"))?;
     let addr = listener.local_addr()?;
 
     // The resource identifier: the URL clients use, the `aud` tokens must carry, and the
@@ -176,7 +193,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .scopes([TOOLS_SCOPE, ADMIN_SCOPE])
         .auto_approve(auto_approve)
         .start()
-        .await?;
+        .await
+        .map_err(|error| match error {
+            DevServerError::Bind { source, .. } => cannot_listen(&source, as_port, "DEV_AS_PORT"),
+            other => other.to_string(),
+        })?;
 
     let auth = McpAuth::builder(resource.clone())
         // Keys from the authorization server's metadata and JWKS, as with a real one.
@@ -244,6 +265,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// Why the port in the variable `variable` cannot be listened on, and what to do about it.
+fn cannot_listen(error: &std::io::Error, port: u16, variable: &str) -> String {
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        format!(
+            "port {port} is already in use ({variable}). Stop what holds it, or pick another:\n  \
+             {variable}=<port> cargo run --example quickstart\n\
+             (PORT moves the MCP server, DEV_AS_PORT the authorization server; 0 picks a free port)"
+        )
+    } else {
+        format!("cannot listen on 127.0.0.1:{port} ({variable}): {error}")
+    }
+}
+
 /// The port in the environment variable `name`, or `default`.
 fn port_from_env(name: &str, default: u16) -> Result<u16, String> {
     match std::env::var(name) {
@@ -288,60 +322,43 @@ fn print_instructions(
     let metadata_url = auth.metadata_url();
     let issuer = dev_as.issuer();
     let consent = if dev_as.auto_approve() {
-        "off (DEV_AS_AUTO_APPROVE=1: every request is approved at once)"
+        "off (DEV_AS_AUTO_APPROVE=1: approved at once)"
     } else {
-        "on (set DEV_AS_AUTO_APPROVE=1 to approve without it)"
+        "on (DEV_AS_AUTO_APPROVE=1 approves without it)"
     };
     let version = "MCP-Protocol-Version: 2025-06-18";
-    let rule = "=".repeat(78);
+    // The endpoint and how to connect each client come first, in 80 columns and few enough
+    // lines that they stay on an 80x24 screen with the development server's start warning
+    // above them (tests/quickstart.rs checks it). Tokens are printed once, in the `export`
+    // lines further down.
     println!(
         "\
-{rule}
-  mcp-server-auth quickstart
-
-  !!! DEVELOPMENT ONLY !!!  The authorization server below is a development
-  server: it gives tokens to anyone on this machine who clicks Allow, and its
-  signing key was generated in memory at startup. Never use it in production.
-{rule}
-
+mcp-server-auth quickstart. DEVELOPMENT ONLY: the authorization server below
+gives tokens to anyone on this machine who clicks Allow. Never deploy it.
 MCP endpoint (resource)      {resource}
-Protected resource metadata  {metadata_url}
 Authorization server         {issuer}
-AS metadata                  {as_metadata}
 Consent page                 {consent}
 
-Scopes: {TOOLS_SCOPE} (every request), {ADMIN_SCOPE} (tools/call admin_reset: step-up)
-
----- Connect your MCP client -------------------------------------------------
-Each client finds the authorization server from the 401, registers itself,
-opens the consent page in your browser (Allow), and gets its token.
-
-MCP Inspector:
+Connect a client: it gets a 401, finds the authorization server, registers,
+and opens the consent page in your browser; Allow, and it is connected.
+MCP Inspector 2.x (needs Node >= 22.19: older Node quietly gets Inspector 0.15):
   npx @modelcontextprotocol/inspector
-  then Transport Type \"Streamable HTTP\", URL {resource}, Connect
-  (its auth settings also offer a guided OAuth flow, step by step)
-
+  Add Servers, Streamable HTTP, URL {resource}, Connect
 Claude Code:
   claude mcp add --transport http quickstart {resource}
   then /mcp in Claude Code, select quickstart, Authenticate
+VS Code: in .vscode/mcp.json, then Start on the server entry:
+  {{ \"servers\": {{ \"quickstart\": {{ \"type\": \"http\",
+                                 \"url\": \"{resource}\" }} }} }}
+Step-up: ask for admin_reset. The server answers 403 insufficient_scope, the
+client sends you back to the consent page for {ADMIN_SCOPE}: Allow, then run the
+tool again. Scopes: {TOOLS_SCOPE} (every request), {ADMIN_SCOPE} (admin_reset).
+Ctrl-C stops both servers. Logs go to stderr.
 
-VS Code (.vscode/mcp.json), then Start on the server entry:
-  {{ \"servers\": {{ \"quickstart\": {{ \"type\": \"http\", \"url\": \"{resource}\" }} }} }}
-
-Step-up: ask the client to call admin_reset. The server answers 403
-insufficient_scope naming {ADMIN_SCOPE}; the client sends you back to the consent
-page, which now lists {ADMIN_SCOPE}; Allow, and the call goes through.
-
----- Or with curl and a ready token ------------------------------------------
-Tokens signed by the same authorization server, valid for 1 hour, aud = {resource}
-
-  scope \"{TOOLS_SCOPE}\" (sub dev-user):
-{tools_token}
-
-  scope \"{TOOLS_SCOPE} {ADMIN_SCOPE}\" (sub dev-admin):
-{admin_token}
-
-Try it from another shell:
+---- Or with curl, from another shell -----------------------------------------
+Ready tokens signed by the same authorization server, valid for 1 hour, for
+{resource}: $TOKEN has scope \"{TOOLS_SCOPE}\" (sub dev-user),
+$ADMIN_TOKEN \"{TOOLS_SCOPE} {ADMIN_SCOPE}\" (sub dev-admin).
 
 export TOKEN='{tools_token}'
 export ADMIN_TOKEN='{admin_token}'
@@ -349,8 +366,10 @@ export ADMIN_TOKEN='{admin_token}'
 # 1. No token: 401, and WWW-Authenticate points at the metadata (resource_metadata=...)
 {no_token}
 
-# 2. The metadata: which authorization server to ask, which scopes exist
+# 2. The protected resource metadata: which authorization server to ask, which scopes
+#    exist; then the authorization server's own metadata
 curl -sS -w '\\n' {metadata_url}
+curl -sS -w '\\n' {as_metadata}
 
 # 3. initialize with the token: 200
 {initialize}
@@ -365,8 +384,6 @@ curl -sS -w '\\n' {metadata_url}
 
 #    the same call with $ADMIN_TOKEN: 200, the tool's result
 {admin_ok}
-
-Ctrl-C stops both servers.
 ",
         as_metadata = dev_as.metadata_url(),
         no_token = curl_post(resource, None, &[], INITIALIZE),

@@ -29,37 +29,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 const ACCEPT: &str = "application/json, text/event-stream";
 
-/// The example binary, next to this test's binary: `target/<profile>/deps/<test>` →
-/// `target/<profile>/examples/protected_server`.
+#[path = "common/examples.rs"]
+mod examples;
+
+/// The `protected_server` binary (see [`examples::example_binary`]).
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in target/<profile>/deps");
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("protected_server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} does not exist: `cargo test` builds it, but a run selecting only this test does \
-         not; run `cargo build --example protected_server --all-features` first",
-        binary.display()
-    );
-    // `cargo test --test protected_server` does not rebuild examples: refuse a stale binary
-    // rather than test old code.
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/protected_server.rs");
-    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    if let (Some(built), Some(edited)) = (modified(&binary), modified(&source)) {
-        assert!(
-            built >= edited,
-            "{} is older than {}: run `cargo build --example protected_server --all-features` \
-             (or a plain `cargo test`)",
-            binary.display(),
-            source.display()
-        );
-    }
-    binary
+    examples::example_binary("protected_server")
 }
 
 fn client() -> reqwest::Client {

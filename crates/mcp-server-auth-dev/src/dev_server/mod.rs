@@ -224,9 +224,15 @@ pub enum DevServerError {
     /// A resource is not an absolute `http(s)` URL without fragment.
     #[error("invalid resource `{0}`")]
     InvalidResource(String),
-    /// The address could not be bound.
-    #[error("cannot listen: {0}")]
-    Bind(#[source] std::io::Error),
+    /// The address could not be bound (`source.kind()` is `AddrInUse` for a busy port).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why it could not be bound.
+        #[source]
+        source: std::io::Error,
+    },
     /// The HTTP client for client metadata documents could not be made.
     #[error("cannot make the http client: {0}")]
     Client(#[source] FetchError),
@@ -429,10 +435,12 @@ impl DevAuthServerBuilder {
             return Err(DevServerError::InvalidResource(bad.clone()));
         }
         let fetcher = ReqwestFetcher::new().map_err(DevServerError::Client)?;
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .map_err(DevServerError::Bind)?;
-        let addr = listener.local_addr().map_err(DevServerError::Bind)?;
+        let bind_error = |source| DevServerError::Bind {
+            addr: self.addr,
+            source,
+        };
+        let listener = TcpListener::bind(self.addr).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
         let issuer = format!("http://{addr}");
         let shared = Arc::new(Shared {
             signer: TestIssuer::new(issuer.clone()),
