@@ -1,7 +1,13 @@
 //! The README as a newcomer reads it (on a code host or the registry, where rustdoc's hidden
-//! lines show): its first example is the `readme-example` package, byte for byte, that package
-//! depends on exactly what the `cargo add` lines add, and no Rust block hides a line.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+//! lines show): each example package (`crates/readme-*`, the first example among them) is one
+//! of its code blocks byte for byte, and depends on exactly what the `cargo add` lines before
+//! that block add; no Rust block hides a line.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -73,6 +79,18 @@ fn manifest_deps(manifest: &str) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
+/// The README's example packages: `crates/readme-*`.
+fn example_packages() -> Vec<String> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates");
+    let mut found: Vec<String> = std::fs::read_dir(crates)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("readme-"))
+        .collect();
+    found.sort();
+    found
+}
+
 #[test]
 fn the_first_example_is_the_readme_example_package() {
     let readme = read("README.md");
@@ -85,18 +103,28 @@ fn the_first_example_is_the_readme_example_package() {
 }
 
 #[test]
-fn the_readme_example_depends_on_what_the_cargo_add_lines_add() {
+fn every_example_package_is_a_readme_block_with_the_dependencies_its_cargo_add_lines_add() {
     let readme = read("README.md");
-    let install = blocks(&readme, "sh")
-        .into_iter()
-        .find(|b| b.contains("cargo add mcp-server-auth"))
-        .expect("a block with the cargo add lines");
-    let added = cargo_adds(&install);
-    assert!(added.contains_key("mcp-server-auth"));
-    assert_eq!(
-        added,
-        manifest_deps(&read("crates/readme-example/Cargo.toml"))
-    );
+    let packages = example_packages();
+    assert!(packages.len() >= 2, "{packages:?}");
+    for package in packages {
+        let main = read(&format!("crates/{package}/src/main.rs"));
+        let at = readme
+            .find(&format!("```rust\n{main}```"))
+            .unwrap_or_else(|| panic!("crates/{package}/src/main.rs is no README block"));
+        // The `cargo add` lines for it come last before it.
+        let before = &readme[..at];
+        let install = blocks(before, "sh")
+            .into_iter()
+            .rev()
+            .find(|b| b.contains("cargo add mcp-server-auth"))
+            .unwrap_or_else(|| panic!("no cargo add lines before {package}'s block"));
+        assert_eq!(
+            cargo_adds(&install),
+            manifest_deps(&read(&format!("crates/{package}/Cargo.toml"))),
+            "{package}"
+        );
+    }
 }
 
 #[test]
