@@ -5,23 +5,22 @@ use std::task::Poll;
 
 use tower::Layer;
 
-use crate::bearer::{BearerAuth, BearerAuthLayer, Config};
+use crate::bearer::{BearerAuthLayer, Config};
 use crate::body_limits::ReadLimits;
-use crate::cors::{McpCors, McpCorsLayer};
+use crate::cors::McpCorsLayer;
 use crate::error::{ConfigError, Problem, ProblemKind};
 use crate::keys::{Algorithm, KeySource};
-use crate::metadata::{
-    self, MetadataDocument, ProtectedResourceMetadata, ServeMetadata, ServeMetadataLayer,
-};
+use crate::metadata::{self, MetadataDocument, ProtectedResourceMetadata, ServeMetadataLayer};
 use crate::operation::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES,
-    OperationExtractor, OperationExtractorLayer, OperationReader,
+    OperationExtractorLayer,
 };
-use crate::origin::{OriginGuard, OriginGuardLayer, OriginPolicy};
-use crate::policy::{OperationScopes, ScopePolicy, ScopePolicyLayer};
-use crate::protocol_version::{ProtocolVersion, ProtocolVersionGate, ProtocolVersionGateLayer};
+use crate::origin::{OriginGuardLayer, OriginPolicy};
+use crate::policy::{OperationScopes, ScopePolicyLayer};
+use crate::protocol_version::{ProtocolVersion, ProtocolVersionGateLayer};
 use crate::scope::ScopeHierarchy;
-use crate::session::{SessionBinding, SessionBindingLayer};
+use crate::session::SessionBindingLayer;
+use crate::stack::{Guarded, McpAuthCorsService, McpAuthService};
 use crate::validate::{Validator, ValidatorBuilder};
 
 /// A protected MCP resource: its identifier, the authorization servers it trusts, the scopes
@@ -880,19 +879,10 @@ pub struct McpAuthLayer {
     auth: McpAuth,
 }
 
-/// The stack between the metadata route (and CORS) and your service: the origin guard,
-/// anonymous-call extraction, bearer auth, operation extraction, the version gate,
-/// per-operation scopes and session binding, outermost first.
-pub type GuardedService<S> = OriginGuard<
-    OperationExtractor<
-        BearerAuth<OperationReader<ProtocolVersionGate<ScopePolicy<SessionBinding<S>>>>>,
-    >,
->;
-
 impl McpAuth {
     /// Wraps `inner` in the guards, innermost first; the order is documented on
     /// [`McpAuth::layer`].
-    fn guard<S>(&self, inner: S) -> GuardedService<S> {
+    fn guard<S>(&self, inner: S) -> Guarded<S> {
         let inner = self.session_layer().layer(inner);
         let inner = self.scope_policy_layer().layer(inner);
         let inner = self.protocol_version_layer().layer(inner);
@@ -904,10 +894,10 @@ impl McpAuth {
 }
 
 impl<S> Layer<S> for McpAuthLayer {
-    type Service = ServeMetadata<GuardedService<S>>;
+    type Service = McpAuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        self.auth.metadata_layer().layer(self.auth.guard(inner))
+        McpAuthService::new(self.auth.metadata_layer().layer(self.auth.guard(inner)))
     }
 }
 
@@ -920,11 +910,11 @@ pub struct McpAuthCorsLayer {
 }
 
 impl<S> Layer<S> for McpAuthCorsLayer {
-    type Service = ServeMetadata<McpCors<GuardedService<S>>>;
+    type Service = McpAuthCorsService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         let inner = self.auth.cors_layer().layer(self.auth.guard(inner));
-        self.auth.metadata_layer().layer(inner)
+        McpAuthCorsService::new(self.auth.metadata_layer().layer(inner))
     }
 }
 
@@ -1100,9 +1090,14 @@ mod tests {
         send_sync_clone::<BearerAuthLayer>();
         send_sync_clone::<McpAuthLayer>();
         send_sync_clone::<crate::VerifiedToken>();
+        send_sync_clone::<crate::McpAuthService<Svc>>();
+        send_sync_clone::<crate::McpAuthCorsService<Svc>>();
         send::<bearer::ResponseFuture<Svc, String>>();
-        send::<crate::future::EitherResponse<<BearerAuth<Svc> as Service<Request<String>>>::Future>>(
-        );
+        send::<
+            crate::future::EitherResponse<
+                <bearer::BearerAuth<Svc> as Service<Request<String>>>::Future,
+            >,
+        >();
         send::<crate::body::ResponseBody<String>>();
     }
 }

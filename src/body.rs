@@ -103,6 +103,17 @@ impl<B> ResponseBody<B> {
     }
 }
 
+impl<B> ResponseBody<ResponseBody<B>> {
+    /// One body for two layers' worth of wrapping: the inner body as it is, or the outer
+    /// layer's own response.
+    pub(crate) fn flatten(self) -> ResponseBody<B> {
+        match self.kind {
+            Kind::Inner { body } => body,
+            Kind::Full { body } => ResponseBody::full(body),
+        }
+    }
+}
+
 impl<B> Body for ResponseBody<B>
 where
     B: Body<Data = Bytes>,

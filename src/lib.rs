@@ -37,6 +37,7 @@ pub mod recipes;
 mod rules;
 pub mod scope;
 pub mod session;
+mod stack;
 mod token;
 mod token_error;
 mod url;
@@ -46,11 +47,10 @@ pub mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
-pub use auth::{
-    GuardedService, McpAuth, McpAuthBuilder, McpAuthCorsLayer, McpAuthLayer, PrefetchError,
-};
+pub use auth::{McpAuth, McpAuthBuilder, McpAuthCorsLayer, McpAuthLayer, PrefetchError};
 pub use bearer::{AuthError, AuthErrorKind, BearerAuth, BearerAuthLayer};
 pub use error::ConfigError;
 pub use metadata::{ServeMetadata, ServeMetadataLayer};
 pub use observe::TRACE_TARGET;
+pub use stack::{McpAuthCorsFuture, McpAuthCorsService, McpAuthFuture, McpAuthService};
 pub use token::VerifiedToken;
