@@ -274,6 +274,7 @@ impl fmt::Display for SkipReason {
 
 /// A key that was left out of a [`KeySet`], and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SkippedKey {
     /// The key's `kid`, when it had a string one.
     pub kid: Option<String>,
