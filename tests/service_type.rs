@@ -11,7 +11,7 @@ use mcp_server_auth::body::ResponseBody;
 use mcp_server_auth::operation::RequestBody;
 use mcp_server_auth::{McpAuth, McpAuthCorsService, McpAuthService};
 use mcp_server_auth_dev::testing::TestIssuer;
-use tower::{Layer, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceExt, service_fn};
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 
@@ -40,15 +40,14 @@ async fn text(response: Response<ResponseBody<String>>) -> (StatusCode, String) 
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
-#[tokio::test]
-async fn the_layer_answers_with_one_response_body_around_the_inner_body() {
-    let issuer = TestIssuer::new("https://auth.example.com");
-    let service: McpAuthService<_> = auth(&issuer).layer().layer(service_fn(inner));
-    let token = issuer.token().audience(RESOURCE).sign();
-
-    // The type names one wrapping, whichever stage wrote the body.
-    let passed: Response<ResponseBody<String>> =
-        service.clone().oneshot(post(Some(&token))).await.unwrap();
+/// A passed request gets the inner body, a refusal and the metadata the layer's own, all in
+/// the one `ResponseBody` the bound names.
+async fn answers_with_one_response_body<S>(service: S, token: &str)
+where
+    S: Service<Request<String>, Response = Response<ResponseBody<String>>, Error = Infallible>
+        + Clone,
+{
+    let passed = service.clone().oneshot(post(Some(token))).await.unwrap();
     assert_eq!(
         text(passed).await,
         (StatusCode::OK, "from the inner service".to_owned())
@@ -64,16 +63,15 @@ async fn the_layer_answers_with_one_response_body_around_the_inner_body() {
 }
 
 #[tokio::test]
+async fn the_layer_answers_with_one_response_body_around_the_inner_body() {
+    let issuer = TestIssuer::new("https://auth.example.com");
+    let service: McpAuthService<_> = auth(&issuer).layer().layer(service_fn(inner));
+    answers_with_one_response_body(service, &issuer.token().audience(RESOURCE).sign()).await;
+}
+
+#[tokio::test]
 async fn the_cors_layer_does_the_same() {
     let issuer = TestIssuer::new("https://auth.example.com");
     let service: McpAuthCorsService<_> = auth(&issuer).layer_with_cors().layer(service_fn(inner));
-    let token = issuer.token().audience(RESOURCE).sign();
-    let passed: Response<ResponseBody<String>> =
-        service.clone().oneshot(post(Some(&token))).await.unwrap();
-    assert_eq!(
-        text(passed).await,
-        (StatusCode::OK, "from the inner service".to_owned())
-    );
-    let (status, _) = text(service.oneshot(post(None)).await.unwrap()).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    answers_with_one_response_body(service, &issuer.token().audience(RESOURCE).sign()).await;
 }
