@@ -1,14 +1,79 @@
 //! The HTTP port of the crate: [`Fetch`], one bounded `GET` (and a form `POST` for token
-//! introspection), and its default implementation on reqwest with rustls, [`ReqwestFetcher`].
-//! Key sources, introspection and discovery reach the network through it only; implement it to
-//! bring your own client.
+//! introspection). Key sources ([`RemoteJwks`](crate::keys::RemoteJwks)), token
+//! [introspection](crate::introspect) and metadata discovery reach the network through it
+//! only.
+//!
+//! # Bring your own client
+//!
+//! The `remote` feature holds discovery, remote keys, introspection and this port, with no
+//! HTTP client: implement [`Fetch`] on the client your program already has, and pass it with
+//! [`RemoteJwksBuilder::fetcher`](crate::keys::remote::RemoteJwksBuilder::fetcher),
+//! [`Introspection::fetcher`](crate::introspect::Introspection::fetcher) or, for the issuers
+//! [`McpAuth`](crate::McpAuth) builds itself,
+//! [`McpAuthBuilder::fetcher`](crate::McpAuthBuilder::fetcher) (or
+//! [`McpAuthConfig::fetcher`](crate::config::McpAuthConfig::fetcher)). Without the `reqwest`
+//! feature reqwest is not in the dependency tree, and a source that was given no client is
+//! refused when it is built ([`ProblemKind::HttpClient`]).
+//!
+//! An implementation keeps the contract the built-in one keeps: no redirects, give up after
+//! [`FetchRequest::timeout`], never read more than [`FetchRequest::max_bytes`]
+//! ([`FetchError::TooLarge`]), and report the status and the `Cache-Control` header as they
+//! came. A status other than 200 is an answer, not an error: the caller decides.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use mcp_server_auth::McpAuth;
+//! use mcp_server_auth::fetch::{Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse};
+//! use mcp_server_auth_dev::testing::{TestIssuer, unix_now};
+//!
+//! /// Documents served from memory: a stand-in for your own client.
+//! #[derive(Debug)]
+//! struct Documents(HashMap<String, String>);
+//!
+//! impl Fetch for Documents {
+//!     fn get(&self, request: FetchRequest) -> FetchFuture {
+//!         let found = self.0.get(&request.url).cloned();
+//!         Box::pin(async move {
+//!             let body = found.ok_or_else(|| FetchError::Transport("not found".to_owned()))?;
+//!             if body.len() > request.max_bytes {
+//!                 return Err(FetchError::TooLarge);
+//!             }
+//!             Ok(FetchResponse::new(200, body))
+//!         })
+//!     }
+//! }
+//!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let issuer = TestIssuer::new("https://auth.example.com");
+//! let jwks_uri = "https://auth.example.com/jwks";
+//! let documents = Documents(HashMap::from([(jwks_uri.to_owned(), issuer.jwks())]));
+//!
+//! let auth = McpAuth::builder("https://mcp.example.com/mcp")
+//!     .authorization_server_with_jwks_uri(issuer.issuer(), jwks_uri)
+//!     .fetcher(documents)
+//!     .build()?;
+//! let token = issuer.token().audience("https://mcp.example.com/mcp").sign();
+//! let verified = auth.validator().validate_async(&token, unix_now()).await?;
+//! assert_eq!(verified.subject(), Some("test-user"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The built-in client
+//!
+//! With the `reqwest` feature (on by default), [`ReqwestFetcher`] is the client every source
+//! given none uses: reqwest with rustls (aws-lc-rs), no redirects, no proxy.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+
+use crate::error::ProblemKind;
 
 /// Default time to wait for one HTTP fetch.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,6 +141,24 @@ pub struct FetchResponse {
     pub body: Bytes,
 }
 
+impl FetchResponse {
+    /// An answer with `status` and `body`, and no `Cache-Control`.
+    pub fn new(status: u16, body: impl Into<Bytes>) -> Self {
+        FetchResponse {
+            status,
+            cache_control: None,
+            body: body.into(),
+        }
+    }
+
+    /// Sets the `Cache-Control` header the answer came with.
+    #[must_use]
+    pub fn cache_control(mut self, value: impl Into<String>) -> Self {
+        self.cache_control = Some(value.into());
+        self
+    }
+}
+
 /// Why a fetch failed at the transport level.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -89,6 +172,38 @@ pub enum FetchError {
     /// Connection, TLS or protocol failure.
     #[error("transport error: {0}")]
     Transport(String),
+}
+
+/// A shared client: one `Arc` for several sources, or a client chosen at run time.
+impl<F: Fetch + ?Sized> Fetch for Arc<F> {
+    fn get(&self, request: FetchRequest) -> FetchFuture {
+        (**self).get(request)
+    }
+
+    fn post_form(&self, request: FormPost) -> FetchFuture {
+        (**self).post_form(request)
+    }
+}
+
+/// The client for a source that was given none: a [`ReqwestFetcher`].
+#[cfg(feature = "reqwest")]
+pub(crate) fn default_fetcher() -> Result<Arc<dyn Fetch>, ProblemKind> {
+    match ReqwestFetcher::new() {
+        Ok(fetcher) => Ok(Arc::new(fetcher)),
+        Err(e) => Err(ProblemKind::HttpClient {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The client for a source that was given none: there is none without the `reqwest` feature.
+#[cfg(not(feature = "reqwest"))]
+pub(crate) fn default_fetcher() -> Result<Arc<dyn Fetch>, ProblemKind> {
+    Err(ProblemKind::HttpClient {
+        reason: "none is built in: enable the crate's `reqwest` feature, or pass your own \
+                 `Fetch` with `fetcher(..)`"
+            .to_owned(),
+    })
 }
 
 /// A boxed future returned by [`Fetch::get`].
@@ -112,17 +227,22 @@ pub trait Fetch: fmt::Debug + Send + Sync + 'static {
     }
 }
 
-/// The default [`Fetch`]: reqwest with rustls, no redirects, no proxy from the environment.
+/// The built-in [`Fetch`]: reqwest with rustls, no redirects, no proxy from the environment;
+/// see [the module docs](self#the-built-in-client).
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[derive(Debug, Clone)]
 pub struct ReqwestFetcher {
     client: reqwest::Client,
 }
 
+#[cfg(feature = "reqwest")]
 impl ReqwestFetcher {
-    /// A fetcher with its own client.
+    /// A fetcher with its own client: the platform's root certificates, no proxy.
     ///
     /// # Errors
-    /// [`FetchError::Transport`] when the TLS backend cannot be initialized.
+    /// [`FetchError::Transport`] when the TLS backend cannot be initialized (no root
+    /// certificate at all, for one).
     pub fn new() -> Result<Self, FetchError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -133,6 +253,7 @@ impl ReqwestFetcher {
     }
 }
 
+#[cfg(feature = "reqwest")]
 impl Fetch for ReqwestFetcher {
     fn get(&self, request: FetchRequest) -> FetchFuture {
         let sent = self
@@ -173,6 +294,7 @@ impl Fetch for ReqwestFetcher {
     }
 }
 
+#[cfg(feature = "reqwest")]
 /// Sends `request` and reads at most `max_bytes` of the answer, all within `timeout`.
 async fn send_bounded(
     request: reqwest::RequestBuilder,
@@ -218,6 +340,7 @@ async fn send_bounded(
         .unwrap_or(Err(FetchError::Timeout))
 }
 
+#[cfg(feature = "reqwest")]
 /// The error's text without its URL, which may carry credentials in a query.
 fn without_url(error: reqwest::Error) -> String {
     error.without_url().to_string()
