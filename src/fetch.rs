@@ -63,7 +63,16 @@
 //! # The built-in client
 //!
 //! With the `reqwest` feature (on by default), [`ReqwestFetcher`] is the client every source
-//! given none uses: reqwest with rustls (aws-lc-rs), no redirects, no proxy.
+//! given none uses: reqwest with rustls (aws-lc-rs), no redirects, and **no proxy** unless
+//! [`ReqwestFetcherBuilder::proxy`] names one (`HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` are
+//! not read: a key fetch does not follow the environment to another host).
+//!
+//! It trusts the platform's root certificates (on Linux, the system bundle found as OpenSSL
+//! finds it, `SSL_CERT_FILE` and `SSL_CERT_DIR` included) plus those added with
+//! [`ReqwestFetcherBuilder::add_root_certificate_pem`], for an identity provider behind a
+//! private certificate authority. Added roots are enough on their own: an image with no CA
+//! bundle can reach such a provider. With neither, the client cannot be made, and building
+//! the source fails at start-up ([`ProblemKind::HttpClient`]) rather than at every request.
 
 use std::fmt;
 use std::future::Future;
@@ -172,6 +181,10 @@ pub enum FetchError {
     /// Connection, TLS or protocol failure.
     #[error("transport error: {0}")]
     Transport(String),
+    /// A setting of the client is not usable (a root certificate that is not PEM, a proxy
+    /// that is not a URL).
+    #[error("invalid http client setting: {0}")]
+    InvalidSetting(String),
 }
 
 /// A shared client: one `Arc` for several sources, or a client chosen at run time.
@@ -227,8 +240,8 @@ pub trait Fetch: fmt::Debug + Send + Sync + 'static {
     }
 }
 
-/// The built-in [`Fetch`]: reqwest with rustls, no redirects, no proxy from the environment;
-/// see [the module docs](self#the-built-in-client).
+/// The built-in [`Fetch`]: reqwest with rustls, no redirects, no proxy unless one is
+/// configured; see [the module docs](self#the-built-in-client).
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[derive(Debug, Clone)]
@@ -238,19 +251,123 @@ pub struct ReqwestFetcher {
 
 #[cfg(feature = "reqwest")]
 impl ReqwestFetcher {
-    /// A fetcher with its own client: the platform's root certificates, no proxy.
+    /// A fetcher with its own client and the default settings: the platform's root
+    /// certificates, no proxy. Same as `ReqwestFetcher::builder().build()`.
     ///
     /// # Errors
     /// [`FetchError::Transport`] when the TLS backend cannot be initialized (no root
     /// certificate at all, for one).
     pub fn new() -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
+        ReqwestFetcher::builder().build()
+    }
+
+    /// Settings for a fetcher: extra root certificates, a proxy.
+    pub fn builder() -> ReqwestFetcherBuilder {
+        ReqwestFetcherBuilder::default()
+    }
+}
+
+/// Builds a [`ReqwestFetcher`]. Every setter documents its default.
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+#[derive(Clone, Default)]
+#[must_use]
+pub struct ReqwestFetcherBuilder {
+    roots: Vec<reqwest::Certificate>,
+    /// Kept as given; read at [`build`](Self::build). May hold credentials: never shown.
+    proxy: Option<String>,
+    /// The first setting found unusable, reported by [`build`](Self::build).
+    invalid: Option<FetchError>,
+}
+
+#[cfg(feature = "reqwest")]
+impl fmt::Debug for ReqwestFetcherBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReqwestFetcherBuilder")
+            .field("roots", &self.roots.len())
+            .field("proxy", &self.proxy.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl ReqwestFetcherBuilder {
+    /// Also trusts the root certificates in `pem` (one or more `CERTIFICATE` blocks), for an
+    /// identity provider whose certificate a private authority signed. Accumulates; the
+    /// platform's roots stay trusted. Defaults to none.
+    ///
+    /// Input holding no certificate, or one that cannot be read, makes
+    /// [`build`](Self::build) fail with [`FetchError::InvalidSetting`].
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        match reqwest::Certificate::from_pem_bundle(pem.as_ref()) {
+            Ok(certs) if !certs.is_empty() => self.roots.extend(certs),
+            Ok(_) => self.invalid(FetchError::InvalidSetting(
+                "no pem certificate found in a root certificate".to_owned(),
+            )),
+            Err(_) => self.invalid(FetchError::InvalidSetting(
+                "a root certificate is not valid pem".to_owned(),
+            )),
+        }
+        self
+    }
+
+    /// Sends every request through the proxy at `url` (`http://` or `https://`, credentials
+    /// in the URL allowed). Defaults to no proxy at all: proxy variables of the environment
+    /// are not read.
+    ///
+    /// A `url` that is not a proxy URL makes [`build`](Self::build) fail with
+    /// [`FetchError::InvalidSetting`].
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    fn invalid(&mut self, error: FetchError) {
+        self.invalid.get_or_insert(error);
+    }
+
+    /// Makes the client.
+    ///
+    /// # Errors
+    /// [`FetchError::InvalidSetting`] for a root certificate or proxy that cannot be used;
+    /// [`FetchError::Transport`] when the TLS backend cannot be initialized (no root
+    /// certificate at all, from the platform or added).
+    pub fn build(self) -> Result<ReqwestFetcher, FetchError> {
+        if let Some(invalid) = self.invalid {
+            return Err(invalid);
+        }
+        let mut client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        client = match self.proxy {
+            Some(url) => {
+                // The message leaves the URL out: it may hold credentials.
+                let proxy = reqwest::Proxy::all(url.as_str()).map_err(|_| {
+                    FetchError::InvalidSetting("the proxy is not a valid proxy url".to_owned())
+                })?;
+                client.proxy(proxy)
+            }
+            None => client.no_proxy(),
+        };
+        if !self.roots.is_empty() {
+            client = client.tls_certs_merge(self.roots);
+        }
+        let client = client
             .build()
-            .map_err(|e| FetchError::Transport(e.to_string()))?;
+            .map_err(|e| FetchError::Transport(error_chain(&e)))?;
         Ok(ReqwestFetcher { client })
     }
+}
+
+/// `error` and its sources, for an error whose own text is too short to act on.
+#[cfg(feature = "reqwest")]
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(feature = "reqwest")]

@@ -49,11 +49,11 @@ use super::{KeyDocumentError, KeySet, KeySource, KeysUnavailable, MAX_JWKS_BYTES
 use crate::discovery::Discovery;
 pub use crate::discovery::discovery_urls;
 use crate::error::{ConfigError, Problem, ProblemKind};
-#[cfg(feature = "reqwest")]
-pub use crate::fetch::ReqwestFetcher;
 pub use crate::fetch::{
     DEFAULT_FETCH_TIMEOUT, Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse, FormPost,
 };
+#[cfg(feature = "reqwest")]
+pub use crate::fetch::{ReqwestFetcher, ReqwestFetcherBuilder};
 use schedule::{FetchBudget, load_backoff, retry_after_secs};
 
 mod schedule;
