@@ -250,8 +250,8 @@ impl Introspection {
         self
     }
 
-    /// Whether the endpoint is to be discovered with the default client: only then can the
-    /// discovery be shared with the issuer's keys.
+    /// Whether the endpoint is to be discovered with the client the issuer's keys use (the
+    /// builder's, or the built-in one): only then can the discovery be shared with them.
     pub(crate) fn discovers_with_default_client(&self) -> bool {
         self.endpoint.is_none() && self.fetcher.is_none()
     }
