@@ -81,6 +81,9 @@ pub struct McpAuthBuilder {
     body_read_timeout: std::time::Duration,
     max_buffered_bytes: usize,
     root_metadata: bool,
+    /// The client for the key sources and introspection this builder makes itself.
+    #[cfg(feature = "remote")]
+    fetcher: Option<Arc<dyn crate::fetch::Fetch>>,
 }
 
 impl McpAuth {
@@ -110,6 +113,8 @@ impl McpAuth {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             root_metadata: false,
+            #[cfg(feature = "remote")]
+            fetcher: None,
         }
     }
 
@@ -327,6 +332,19 @@ impl McpAuthBuilder {
                 jwks_uri: Some(jwks_uri.into()),
             },
         ));
+        self
+    }
+
+    /// The HTTP client ([`crate::fetch`]) of the key sources this builder makes
+    /// ([`authorization_server`](Self::authorization_server) and its kin) and of
+    /// [`introspection`](Self::introspection) settings given none of their own. Defaults to
+    /// `ReqwestFetcher` with the `reqwest` feature; without it, one must be given for those
+    /// ([`build`](Self::build) fails otherwise). Sources passed to [`issuer`](Self::issuer)
+    /// keep the client they were built with.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub fn fetcher(mut self, fetcher: impl crate::fetch::Fetch) -> Self {
+        self.fetcher = Some(Arc::new(fetcher));
         self
     }
 
@@ -699,13 +717,9 @@ impl McpAuthBuilder {
             .unwrap_or_else(|| self.required_scopes.clone());
         let mut issuers = Vec::with_capacity(self.issuers.len());
         #[cfg(feature = "remote")]
-        let shared = match shared_discoveries(&self.issuers) {
-            Ok(shared) => shared,
-            Err(error) => {
-                problems.extend(error.into_problems());
-                Default::default()
-            }
-        };
+        let fetcher = self.fetcher.take();
+        #[cfg(feature = "remote")]
+        let shared = shared_discoveries(&self.issuers, fetcher.as_ref());
         let mut validator = self.validator;
         for (issuer, source) in self.issuers {
             #[cfg_attr(not(feature = "remote"), allow(clippy::infallible_destructuring_match))]
@@ -713,6 +727,9 @@ impl McpAuthBuilder {
                 Source::Given(keys) => keys,
                 #[cfg(feature = "remote")]
                 Source::Introspected(mut introspection) => {
+                    if let Some(fetcher) = &fetcher {
+                        introspection = introspection.default_fetcher(fetcher);
+                    }
                     if let Some(discovery) = shared.get(&issuer) {
                         introspection = introspection.discovery(Arc::clone(discovery));
                     }
@@ -728,6 +745,9 @@ impl McpAuthBuilder {
                         .allow_http_loopback(validator.allows_http_loopback());
                     if let Some(jwks_uri) = jwks_uri {
                         remote = remote.jwks_uri(jwks_uri);
+                    }
+                    if let Some(fetcher) = &fetcher {
+                        remote = remote.shared_fetcher(Arc::clone(fetcher));
                     }
                     if let Some(discovery) = shared.get(&issuer) {
                         remote = remote.discovery(Arc::clone(discovery));
@@ -828,11 +848,14 @@ impl McpAuthBuilder {
 }
 
 /// One metadata discovery for each issuer whose keys and introspection endpoint are both
-/// discovered with the default client: its authorization server is asked once, not twice.
+/// discovered with the builder's client (`fetcher`, else the built-in one): its authorization
+/// server is asked once, not twice. When there is no client to share, there is nothing to
+/// share: the sources report that themselves.
 #[cfg(feature = "remote")]
 fn shared_discoveries(
     issuers: &[(String, Source)],
-) -> Result<std::collections::HashMap<String, Arc<crate::discovery::Discovery>>, ConfigError> {
+    fetcher: Option<&Arc<dyn crate::fetch::Fetch>>,
+) -> std::collections::HashMap<String, Arc<crate::discovery::Discovery>> {
     let mut shared = std::collections::HashMap::new();
     for (issuer, source) in issuers {
         let Source::Introspected(introspection) = source else {
@@ -842,19 +865,17 @@ fn shared_discoveries(
             other == issuer && matches!(source, Source::Remote { jwks_uri: None })
         });
         if keys_discovered && introspection.discovers_with_default_client() {
-            let fetcher = crate::keys::remote::ReqwestFetcher::new().map_err(|e| {
-                let kind = ProblemKind::HttpClient {
-                    reason: e.to_string(),
-                };
-                ConfigError::new("authorization_server", kind)
-            })?;
-            shared.insert(
-                issuer.clone(),
-                crate::discovery::Discovery::new(Arc::new(fetcher)),
-            );
+            let fetcher = match fetcher {
+                Some(fetcher) => Arc::clone(fetcher),
+                None => match crate::fetch::default_fetcher() {
+                    Ok(fetcher) => fetcher,
+                    Err(_) => continue,
+                },
+            };
+            shared.insert(issuer.clone(), crate::discovery::Discovery::new(fetcher));
         }
     }
-    Ok(shared)
+    shared
 }
 
 /// Issuers whose keys [`McpAuth::prefetch`] could not load.

@@ -82,7 +82,7 @@ use tokio::sync::OnceCell;
 use crate::cache::{TokenCache, TokenCacheConfig, Verified};
 use crate::discovery::{Discovery, discovery_urls};
 use crate::error::{ConfigError, Problem, ProblemKind};
-use crate::fetch::{DEFAULT_FETCH_TIMEOUT, Fetch, FormPost, ReqwestFetcher};
+use crate::fetch::{DEFAULT_FETCH_TIMEOUT, Fetch, FormPost};
 use crate::keys::KeySetId;
 use crate::token::VerifiedToken;
 use crate::token_error::{TokenError, TokenErrorKind};
@@ -234,15 +234,24 @@ impl Introspection {
         self
     }
 
-    /// The HTTP client. Defaults to [`ReqwestFetcher`]; yours must implement
-    /// [`Fetch::post_form`].
+    /// The HTTP client; it must implement [`Fetch::post_form`]. Defaults to the client given
+    /// to [`McpAuthBuilder::fetcher`](crate::McpAuthBuilder::fetcher), else to
+    /// `ReqwestFetcher` with the `reqwest` feature; without either, building fails
+    /// ([`ProblemKind::HttpClient`]).
     pub fn fetcher(mut self, fetcher: impl Fetch) -> Self {
         self.fetcher = Some(Arc::new(fetcher));
         self
     }
 
-    /// Whether the endpoint is to be discovered with the default client: only then can the
-    /// discovery be shared with the issuer's keys.
+    /// Uses `fetcher` unless a client was given with [`fetcher`](Self::fetcher): the one of
+    /// [`McpAuthBuilder::fetcher`](crate::McpAuthBuilder::fetcher).
+    pub(crate) fn default_fetcher(mut self, fetcher: &Arc<dyn Fetch>) -> Self {
+        self.fetcher.get_or_insert_with(|| Arc::clone(fetcher));
+        self
+    }
+
+    /// Whether the endpoint is to be discovered with the client the issuer's keys use (the
+    /// builder's, or the built-in one): only then can the discovery be shared with them.
     pub(crate) fn discovers_with_default_client(&self) -> bool {
         self.endpoint.is_none() && self.fetcher.is_none()
     }
@@ -299,12 +308,9 @@ impl Introspection {
         }
         let fetcher = match self.fetcher {
             Some(fetcher) => fetcher,
-            None => Arc::new(ReqwestFetcher::new().map_err(|e| {
-                let kind = ProblemKind::HttpClient {
-                    reason: e.to_string(),
-                };
+            None => crate::fetch::default_fetcher().map_err(|kind| {
                 ConfigError::from(Problem::new("introspection", kind).about(issuer))
-            })?),
+            })?,
         };
         Ok(Introspector {
             issuer: issuer.to_owned(),

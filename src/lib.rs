@@ -14,7 +14,8 @@ pub mod cors;
 mod discovery;
 pub mod error;
 #[cfg(feature = "remote")]
-mod fetch;
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod fetch;
 pub mod future;
 #[cfg(fuzzing)]
 #[doc(hidden)]

@@ -139,6 +139,9 @@ pub struct McpAuthConfig {
     env_problems: Vec<Problem>,
     /// Whether this came from the environment: values are strings, problems name variables.
     from_env: bool,
+    /// The HTTP client for the issuers' keys and introspection ([`McpAuthConfig::fetcher`]).
+    #[cfg(feature = "remote")]
+    fetcher: Option<std::sync::Arc<dyn crate::fetch::Fetch>>,
 }
 
 impl fmt::Debug for McpAuthConfig {
@@ -156,11 +159,25 @@ impl<'de> Deserialize<'de> for McpAuthConfig {
             variables: HashMap::new(),
             env_problems: Vec::new(),
             from_env: false,
+            #[cfg(feature = "remote")]
+            fetcher: None,
         })
     }
 }
 
 impl McpAuthConfig {
+    /// The HTTP client ([`crate::fetch`]) for the keys and introspection of the configured
+    /// issuers, as [`McpAuthBuilder::fetcher`]. Defaults to `ReqwestFetcher` with the
+    /// `reqwest` feature; without it, a configuration with issuers needs one
+    /// ([`build`](Self::build) fails otherwise).
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    #[must_use]
+    pub fn fetcher(mut self, fetcher: impl crate::fetch::Fetch) -> Self {
+        self.fetcher = Some(std::sync::Arc::new(fetcher));
+        self
+    }
+
     /// Checks the configuration and builds the [`McpAuth`].
     ///
     /// # Errors
@@ -183,7 +200,12 @@ impl McpAuthConfig {
     fn read(&self) -> Result<(McpAuthBuilder, McpAuth), ConfigError> {
         let mut reader =
             reader::Reader::new(self.env_problems.clone(), &self.variables, self.from_env);
-        let builder = reader.top(&self.document);
+        #[cfg_attr(not(feature = "remote"), allow(unused_mut))]
+        let mut builder = reader.top(&self.document);
+        #[cfg(feature = "remote")]
+        if let Some(fetcher) = &self.fetcher {
+            builder = builder.fetcher(std::sync::Arc::clone(fetcher));
+        }
         match builder.clone().build() {
             Ok(auth) if reader.problems.is_empty() => return Ok((builder, auth)),
             Ok(_) => {}

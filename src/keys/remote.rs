@@ -34,7 +34,8 @@
 //!   requests get 503 with `Retry-After`, never 401. Hostile documents (too large, too many keys,
 //!   not JSON, no usable key) count as failed fetches and are logged.
 //!
-//! The HTTP client is pluggable through [`Fetch`]; [`ReqwestFetcher`] (rustls) is the default.
+//! The HTTP client is pluggable through [`Fetch`] ([`crate::fetch`]); with the `reqwest`
+//! feature, `ReqwestFetcher` (rustls) is the default, and without it a client must be given.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -50,8 +51,9 @@ pub use crate::discovery::discovery_urls;
 use crate::error::{ConfigError, Problem, ProblemKind};
 pub use crate::fetch::{
     DEFAULT_FETCH_TIMEOUT, Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse, FormPost,
-    ReqwestFetcher,
 };
+#[cfg(feature = "reqwest")]
+pub use crate::fetch::{ReqwestFetcher, ReqwestFetcherBuilder};
 use schedule::{FetchBudget, load_backoff, retry_after_secs};
 
 mod schedule;
@@ -328,10 +330,18 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// The HTTP client. Defaults to [`ReqwestFetcher`].
+    /// The HTTP client. Defaults to `ReqwestFetcher` with the `reqwest` feature; without it,
+    /// one must be given ([`build`](Self::build) fails otherwise).
     pub fn fetcher(mut self, fetcher: impl Fetch) -> Self {
         self.discovery = None;
         self.fetcher = Some(Arc::new(fetcher));
+        self
+    }
+
+    /// The HTTP client [`McpAuth`](crate::McpAuth) was given, shared by its sources.
+    pub(crate) fn shared_fetcher(mut self, fetcher: Arc<dyn Fetch>) -> Self {
+        self.discovery = None;
+        self.fetcher = Some(fetcher);
         self
     }
 
@@ -396,7 +406,8 @@ impl RemoteJwksBuilder {
     /// or [`ProblemKind::InvalidJwksUri`] (setting `jwks_uri`) for a URL that is not `https`
     /// (or allowed loopback `http`), [`ProblemKind::InvalidDuration`] for a zero timeout, a
     /// zero retry back-off or inverted TTL bounds, [`ProblemKind::InvalidCount`] for a zero
-    /// burst.
+    /// burst, [`ProblemKind::HttpClient`] when no client was given and the built-in one
+    /// cannot be made (or, without the `reqwest` feature, is not there).
     pub fn build(self) -> Result<RemoteJwks, ConfigError> {
         let settings = &self.settings;
         let loopback = settings.allow_http_loopback;
@@ -441,14 +452,9 @@ impl RemoteJwksBuilder {
         }
         let fetcher = match self.fetcher {
             Some(fetcher) => fetcher,
-            None => Arc::new(ReqwestFetcher::new().map_err(|e| {
-                ConfigError::new(
-                    "fetcher",
-                    ProblemKind::HttpClient {
-                        reason: e.to_string(),
-                    },
-                )
-            })?),
+            None => crate::fetch::default_fetcher().map_err(|kind| {
+                ConfigError::from(Problem::new("fetcher", kind).about(&self.issuer))
+            })?,
         };
         let discovery = self
             .discovery
