@@ -139,8 +139,9 @@ impl fmt::Debug for FormPost {
     }
 }
 
-/// What a [`Fetch`] got back.
+/// What a [`Fetch`] got back. Build one with [`new`](Self::new): fields may be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FetchResponse {
     /// The HTTP status code.
     pub status: u16,

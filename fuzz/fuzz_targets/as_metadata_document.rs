@@ -57,10 +57,10 @@ impl Fetch for Canned {
         let result = if served.body.len() > request.max_bytes {
             Err(FetchError::TooLarge)
         } else {
-            Ok(FetchResponse {
-                status,
-                cache_control: served.cache_control.clone(),
-                body: Bytes::from(served.body.clone()),
+            let response = FetchResponse::new(status, Bytes::from(served.body.clone()));
+            Ok(match &served.cache_control {
+                Some(value) => response.cache_control(value.clone()),
+                None => response,
             })
         };
         Box::pin(async move { result })
