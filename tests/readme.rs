@@ -141,6 +141,14 @@ fn no_rust_block_hides_a_line() {
 }
 
 #[test]
+fn every_rust_block_runs() {
+    let readme = read("README.md");
+    for fence in readme.lines().filter(|l| l.starts_with("```rust")) {
+        assert_eq!(fence, "```rust", "a README block rustdoc would not run");
+    }
+}
+
+#[test]
 fn the_readers_read_what_they_should() {
     let adds = cargo_adds(
         "cargo add a --features x\ncargo add b c --features c/y,b/z\ncargo add d --features p,q\n",
