@@ -162,10 +162,15 @@
 //! [RFC 8252 §7.3]: https://www.rfc-editor.org/rfc/rfc8252#section-7.3
 //! [client ID metadata document]: https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/
 
+mod authorize;
 pub(crate) mod form;
 mod html;
+mod register;
+mod reply;
 mod server;
+mod shared;
 mod store;
+mod token;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -176,7 +181,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use self::server::Shared;
+use self::shared::Shared;
 use crate::testing::TestIssuer;
 use mcp_server_auth::TRACE_TARGET;
 use mcp_server_auth::keys::StaticKeys;
@@ -284,27 +289,27 @@ impl DevAuthServer {
 
     /// The [RFC 8414](https://www.rfc-editor.org/rfc/rfc8414) metadata URL.
     pub fn metadata_url(&self) -> String {
-        format!("{}{}", self.issuer(), server::RFC8414)
+        format!("{}{}", self.issuer(), shared::RFC8414)
     }
 
     /// The authorization endpoint.
     pub fn authorization_endpoint(&self) -> String {
-        format!("{}{}", self.issuer(), server::AUTHORIZE)
+        format!("{}{}", self.issuer(), shared::AUTHORIZE)
     }
 
     /// The token endpoint.
     pub fn token_endpoint(&self) -> String {
-        format!("{}{}", self.issuer(), server::TOKEN)
+        format!("{}{}", self.issuer(), shared::TOKEN)
     }
 
     /// The registration endpoint (RFC 7591).
     pub fn registration_endpoint(&self) -> String {
-        format!("{}{}", self.issuer(), server::REGISTER)
+        format!("{}{}", self.issuer(), shared::REGISTER)
     }
 
     /// The JWKS URL.
     pub fn jwks_uri(&self) -> String {
-        format!("{}{}", self.issuer(), server::JWKS)
+        format!("{}{}", self.issuer(), shared::JWKS)
     }
 
     /// The server's public signing key, as a static key source for
