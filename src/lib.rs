@@ -54,4 +54,4 @@ pub use error::ConfigError;
 pub use metadata::{ServeMetadata, ServeMetadataLayer};
 pub use observe::TRACE_TARGET;
 pub use stack::{McpAuthCorsFuture, McpAuthCorsService, McpAuthFuture, McpAuthService};
-pub use token::VerifiedToken;
+pub use token::{Principal, VerifiedToken};

@@ -67,6 +67,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::limits::TypPolicy;
+
+/// Claims the validator consumes for its own checks before it looks for the client id.
+const NOT_CLIENT_ID_CLAIMS: [&str; 5] = ["iss", "aud", "exp", "nbf", "iat"];
 use crate::token::VerifiedToken;
 
 /// How a scope claim is written.
@@ -272,7 +275,9 @@ impl IssuerProfile {
     }
 
     /// The claims the client id is read from, the first present one winning. Defaults to
-    /// `client_id` (RFC 9068), then `azp`.
+    /// `client_id` (RFC 9068), then `azp`. `sub` may be one (machine clients whose subject is
+    /// their client id); the claims the validator reads for their own check (`iss`, `aud`,
+    /// `exp`, `nbf`, `iat`) may not, and are refused at build time.
     pub fn client_id_claims<I>(mut self, claims: I) -> Self
     where
         I: IntoIterator,
@@ -282,6 +287,14 @@ impl IssuerProfile {
         self.forget("client_id_claims");
         let named = claims.iter().all(|c| !c.is_empty());
         self.check("client_id_claims", named, "a client id claim name is empty");
+        let usable = !claims
+            .iter()
+            .any(|c| NOT_CLIENT_ID_CLAIMS.contains(&c.as_str()));
+        self.check(
+            "client_id_claims",
+            usable,
+            "`iss`, `aud`, `exp`, `nbf` and `iat` are read for their own checks and cannot name the client",
+        );
         self.client_id_claims = Some(claims);
         self
     }

@@ -7,6 +7,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+/// Whom a [`VerifiedToken`] speaks for. See [`VerifiedToken::principal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Principal {
+    /// A resource owner: the token was granted on a user's behalf.
+    User,
+    /// A client acting on its own behalf (no resource owner), such as a service using the
+    /// client credentials grant.
+    Machine,
+}
+
 /// A token that passed validation: issuer, audience, lifetime, signature and endpoint scope.
 ///
 /// The layer puts one in the request's extensions; rmcp tool handlers read it from the
@@ -122,10 +133,22 @@ impl VerifiedToken {
         self.inner.subject.as_deref()
     }
 
-    /// The `client_id` claim (RFC 9068 §2.2), or `azp` when `client_id` is absent. Treat it as
-    /// opaque: with Client ID Metadata Documents it is an https URL.
+    /// The `client_id` claim (RFC 9068 §2.2), or `azp` when `client_id` is absent (the claims
+    /// read are the issuer profile's [`client_id_claims`](crate::profile::IssuerProfile::client_id_claims)).
+    /// Treat it as opaque: with Client ID Metadata Documents it is an https URL.
     pub fn client_id(&self) -> Option<&str> {
         self.inner.client_id.as_deref()
+    }
+
+    /// Whom the token speaks for: a [`Machine`](Principal::Machine) client acting on its own
+    /// behalf (the client credentials grant: no `sub`, or a `sub` equal to the client id, as
+    /// RFC 9068 §2.2 suggests), else a [`User`](Principal::User).
+    pub fn principal(&self) -> Principal {
+        match (&self.inner.subject, &self.inner.client_id) {
+            (None, _) => Principal::Machine,
+            (Some(subject), Some(client)) if subject == client => Principal::Machine,
+            (Some(_), _) => Principal::User,
+        }
     }
 
     /// The `aud` claim, as a list (a string `aud` is a list of one). Empty only for an

@@ -173,7 +173,12 @@ impl Rules {
         let subject = take_str(&mut claims, "sub")?;
         let mut client_id = None;
         for name in &self.client_id_claims {
-            client_id = take_str(&mut claims, name)?;
+            // `sub` is already out of the claims: a machine client's subject may be its id.
+            client_id = if name == "sub" {
+                subject.clone()
+            } else {
+                take_str(&mut claims, name)?
+            };
             if client_id.is_some() {
                 break;
             }
